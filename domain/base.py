@@ -1,0 +1,128 @@
+"""What every bounded context stands on: protected aggregates and the application base.
+
+Every aggregate names the person its events are about (its *data subject*) and the
+key-encryption key that guards them. The application base records, for the duration
+of one save, which data key scope each aggregate's events belong to; the encrypting
+mapper (in `ops`) reads that and never has to guess.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    InfrastructureFactory,
+    IntegrityError,
+    Mapper,
+)
+
+from domain.errors import ConcurrencyConflict, NotFound
+
+#: The three key-encryption keys: ordinary events, identity records, medical records.
+KEK_EVENTS = "events"
+KEK_DIRECTOR = "director"
+KEK_MEDICAL = "medical"
+KEK_NAMES = (KEK_EVENTS, KEK_DIRECTOR, KEK_MEDICAL)
+
+
+class KeyScope(NamedTuple):
+    """Which data key encrypts an aggregate's events: a KEK name and a data subject."""
+
+    kek: str
+    subject_id: UUID
+
+
+_key_scopes: ContextVar[Mapping[UUID, KeyScope]] = ContextVar("key_scopes", default={})
+
+
+def key_scope_of(originator_id: UUID) -> KeyScope | None:
+    """The key scope bound to an aggregate for the save in progress, if any."""
+    return _key_scopes.get().get(originator_id)
+
+
+@contextmanager
+def bound_key_scopes(scopes: Mapping[UUID, KeyScope]) -> Iterator[None]:
+    token = _key_scopes.set({**_key_scopes.get(), **scopes})
+    try:
+        yield
+    finally:
+        _key_scopes.reset(token)
+
+
+class ProtectedAggregate(Aggregate):
+    """An aggregate whose events are encrypted under its data subject's data key."""
+
+    kek: ClassVar[str] = KEK_EVENTS
+
+    @property
+    def data_subject_id(self) -> UUID:
+        """The person this aggregate is about; by default the aggregate itself."""
+        return self.id
+
+    @property
+    def key_scope(self) -> KeyScope:
+        return KeyScope(type(self).kek, self.data_subject_id)
+
+
+@dataclass(frozen=True)
+class Infrastructure:
+    """The persistence shared by every bounded context: one log, one mapper."""
+
+    factory: InfrastructureFactory[Any]
+    recorder: ApplicationRecorder
+    mapper: Mapper[UUID]
+    env: Mapping[str, str]
+
+
+class ContextApplication(Application[UUID]):
+    """Base of every bounded context's application.
+
+    All contexts share one recorder, so every event lands in one notification log
+    (one order for the Merkle tree, one transaction for an event and its audit).
+    """
+
+    log_section_size = 1000
+
+    def __init__(self, infrastructure: Infrastructure) -> None:
+        self._infrastructure = infrastructure
+        super().__init__(env=dict(infrastructure.env))
+
+    def construct_factory(self, env: Any) -> InfrastructureFactory[Any]:
+        return self._infrastructure.factory
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return self._infrastructure.mapper
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        return self._infrastructure.recorder
+
+    def commit(self, *aggregates: ProtectedAggregate) -> int:
+        """Save every aggregate's pending events atomically; return the log position."""
+        scopes = {agg.id: agg.key_scope for agg in aggregates}
+        try:
+            with bound_key_scopes(scopes):
+                recordings = self.save(*aggregates)
+        except IntegrityError:
+            raise ConcurrencyConflict(
+                "another change to the same record was saved first; reload and retry"
+            ) from None
+        return max((r.notification.id for r in recordings), default=self.position())
+
+    def position(self) -> int:
+        """The log's current position (the id of the last stored event)."""
+        return self.recorder.max_notification_id() or 0
+
+    def load(self, aggregate_id: UUID, what: str, version: int | None = None) -> Any:
+        """Load an aggregate or raise `NotFound` naming what was asked for."""
+        try:
+            return self.repository.get(aggregate_id, version=version)
+        except AggregateNotFoundError:
+            raise NotFound(f"{what} does not exist") from None

@@ -1,0 +1,58 @@
+"""The staff context's application service."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from domain.base import ContextApplication
+from domain.errors import AlreadyExists
+from domain.staff.aggregate import StaffMember, staff_uuid
+
+
+class StaffApplication(ContextApplication):
+    name = "staff"
+
+    def hire(
+        self,
+        staff_id: str,
+        display_name: str,
+        job_title: str,
+        roles: list[str],
+        hired_on: date,
+        supervisor_id: str | None = None,
+    ) -> int:
+        if self.exists(staff_id):
+            raise AlreadyExists(f"staff member {staff_id} already exists")
+        if supervisor_id is not None:
+            self.get(supervisor_id)
+        member = StaffMember.hire(staff_id, display_name, job_title, roles, supervisor_id, hired_on)
+        return self.commit(member)
+
+    def exists(self, staff_id: str) -> bool:
+        return self.recorder.select_events(staff_uuid(staff_id), limit=1) != []
+
+    def get(self, staff_id: str, version: int | None = None) -> StaffMember:
+        member: StaffMember = self.load(staff_uuid(staff_id), f"staff member {staff_id}", version)
+        return member
+
+    def sign_agreement(self, staff_id: str, version: str, signed_on: date) -> int:
+        member = self.get(staff_id)
+        member.sign_confidentiality_agreement(version, signed_on)
+        return self.commit(member)
+
+    def assign_roles(self, staff_id: str, roles: list[str]) -> int:
+        member = self.get(staff_id)
+        member.assign_roles(roles)
+        return self.commit(member)
+
+    def change_supervisor(self, staff_id: str, supervisor_id: str | None) -> int:
+        member = self.get(staff_id)
+        if supervisor_id is not None:
+            self.get(supervisor_id)
+        member.change_supervisor(supervisor_id)
+        return self.commit(member)
+
+    def separate(self, staff_id: str, separated_on: date, reason: str) -> int:
+        member = self.get(staff_id)
+        member.separate(separated_on, reason)
+        return self.commit(member)

@@ -1,0 +1,126 @@
+"""The composition root: builds the keyring, the shared infrastructure and every
+bounded context's application from the settings. Nothing is built at import time."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import psycopg
+from eventsourcing.persistence import (
+    DatetimeAsISO,
+    DecimalAsStr,
+    Environment,
+    InfrastructureFactory,
+    JSONTranscoder,
+    Transcoding,
+    UUIDAsHex,
+)
+from psycopg import sql
+
+from domain.base import Infrastructure
+from domain.staff.application import StaffApplication
+from ops.cipher import EnvelopeMapper
+from ops.keys.datakeys import DataKeyStore, InMemoryDataKeyStore, SQLDataKeyStore
+from ops.keys.kek import EnvKeySource, FileKeySource, KeyMaterialSource, load_keks
+from ops.keys.keyring import Keyring
+from ops.settings import Settings
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+def transcoder() -> JSONTranscoder:
+    t = JSONTranscoder()
+    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), DateAsISO()):
+        t.register(transcoding)
+    return t
+
+
+def key_source(settings: Settings) -> KeyMaterialSource:
+    if settings.key_source == "env":
+        return EnvKeySource(os.environ)
+    return FileKeySource(settings.key_dir)
+
+
+def ensure_postgres_schema(persistence_env: dict[str, str]) -> None:
+    schema = persistence_env["POSTGRES_SCHEMA"]
+    if schema == "public":
+        return
+    conninfo = psycopg.conninfo.make_conninfo(
+        dbname=persistence_env["POSTGRES_DBNAME"],
+        host=persistence_env["POSTGRES_HOST"],
+        port=persistence_env["POSTGRES_PORT"],
+        user=persistence_env["POSTGRES_USER"],
+        password=persistence_env["POSTGRES_PASSWORD"] or None,
+    )
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+
+
+def build_factory(settings: Settings) -> tuple[InfrastructureFactory[Any], dict[str, str]]:
+    env = settings.persistence_env()
+    if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
+        ensure_postgres_schema(env)
+    factory = InfrastructureFactory.construct(Environment("sequester", env))
+    return factory, env
+
+
+def data_key_store(factory: InfrastructureFactory[Any], recorder: Any) -> DataKeyStore:
+    datastore = getattr(recorder, "datastore", None)
+    if datastore is None:
+        return InMemoryDataKeyStore()
+    postgres = type(factory).__module__ == "eventsourcing.postgres"
+    return SQLDataKeyStore(datastore, postgres=postgres, schema=getattr(datastore, "schema", ""))
+
+
+@dataclass
+class System:
+    """Everything a process needs, built once."""
+
+    settings: Settings
+    keyring: Keyring
+    infrastructure: Infrastructure
+    staff: StaffApplication
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def close(self) -> None:
+        self.infrastructure.factory.close()
+
+
+def build_keyring(settings: Settings, store: DataKeyStore) -> Keyring:
+    keks = load_keks(key_source(settings), production=settings.production)
+    return Keyring(
+        keks,
+        store,
+        cache_size=settings.data_key_cache_size,
+        cache_ttl_seconds=settings.data_key_cache_ttl_seconds,
+    )
+
+
+def build(settings: Settings, *, verify_keys: bool = True) -> System:
+    """Build the object graph; refuses to start on missing, wrong or development keys
+    in production, with a message naming the key."""
+    factory, env = build_factory(settings)
+    recorder = factory.application_recorder()
+    keyring = build_keyring(settings, data_key_store(factory, recorder))
+    if verify_keys:
+        keyring.verify()
+    mapper = EnvelopeMapper(transcoder(), keyring)
+    infrastructure = Infrastructure(factory=factory, recorder=recorder, mapper=mapper, env=env)
+    return System(
+        settings=settings,
+        keyring=keyring,
+        infrastructure=infrastructure,
+        staff=StaffApplication(infrastructure),
+    )

@@ -1,0 +1,1 @@
+"""Key management: key-encryption keys, wrapped data keys, and the keyring that joins them."""

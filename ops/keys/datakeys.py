@@ -1,0 +1,235 @@
+"""Wrapped data keys, one per (KEK name, data subject), stored beside the events.
+
+A row holds the data key wrapped by one version of its KEK. Rotation rewraps rows;
+shredding drops the wrapped bytes but keeps the row, so the subject can never quietly
+receive a new key and its old ciphertexts read as "shredded", not "missing".
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+from psycopg import sql
+
+
+@dataclass(frozen=True)
+class DataKeyRecord:
+    key_id: UUID
+    kek: str
+    kek_version: int
+    subject_id: UUID
+    wrapped: bytes | None  # None once shredded
+    created_at: datetime
+    shredded_at: datetime | None = None
+    shred_reason: str | None = None
+
+
+class DataKeyStore(ABC):
+    @abstractmethod
+    def get(self, key_id: UUID) -> DataKeyRecord | None: ...
+
+    @abstractmethod
+    def find(self, kek: str, subject_id: UUID) -> DataKeyRecord | None: ...
+
+    @abstractmethod
+    def insert(self, record: DataKeyRecord) -> DataKeyRecord:
+        """Insert, or return the record another writer inserted first for the same scope."""
+
+    @abstractmethod
+    def for_kek(self, kek: str) -> list[DataKeyRecord]: ...
+
+    @abstractmethod
+    def rewrap(self, key_id: UUID, kek_version: int, wrapped: bytes) -> None: ...
+
+    @abstractmethod
+    def shred(self, subject_id: UUID, reason: str, at: datetime) -> list[UUID]:
+        """Destroy every data key of the subject; return their ids."""
+
+    @abstractmethod
+    def counts(self) -> Counter[tuple[str, int]]:
+        """How many live data keys each (KEK, version) wraps."""
+
+
+class InMemoryDataKeyStore(DataKeyStore):
+    """For unit tests with the in-memory (POPO) recorder."""
+
+    def __init__(self) -> None:
+        self._rows: dict[UUID, DataKeyRecord] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key_id: UUID) -> DataKeyRecord | None:
+        return self._rows.get(key_id)
+
+    def find(self, kek: str, subject_id: UUID) -> DataKeyRecord | None:
+        return next(
+            (r for r in self._rows.values() if (r.kek, r.subject_id) == (kek, subject_id)), None
+        )
+
+    def insert(self, record: DataKeyRecord) -> DataKeyRecord:
+        with self._lock:
+            existing = self.find(record.kek, record.subject_id)
+            if existing:
+                return existing
+            self._rows[record.key_id] = record
+            return record
+
+    def for_kek(self, kek: str) -> list[DataKeyRecord]:
+        return [r for r in self._rows.values() if r.kek == kek]
+
+    def rewrap(self, key_id: UUID, kek_version: int, wrapped: bytes) -> None:
+        self._rows[key_id] = replace(self._rows[key_id], kek_version=kek_version, wrapped=wrapped)
+
+    def shred(self, subject_id: UUID, reason: str, at: datetime) -> list[UUID]:
+        ids = [r.key_id for r in self._rows.values() if r.subject_id == subject_id]
+        for key_id in ids:
+            self._rows[key_id] = replace(
+                self._rows[key_id], wrapped=None, shredded_at=at, shred_reason=reason
+            )
+        return ids
+
+    def counts(self) -> Counter[tuple[str, int]]:
+        return Counter((r.kek, r.kek_version) for r in self._rows.values() if r.wrapped)
+
+
+class _Cursor(Protocol):
+    def execute(self, statement: Any, params: Any = ...) -> Any: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> Any: ...
+
+
+class _Datastore(Protocol):
+    def transaction(self, *, commit: bool) -> AbstractContextManager[Any]: ...
+
+
+def _values(row: Any) -> list[Any]:
+    """A row as a list, whether the driver returns dicts (psycopg here) or tuples."""
+    return list(row.values()) if isinstance(row, dict) else list(row)
+
+
+COLUMNS = "key_id, kek, kek_version, subject_id, wrapped, created_at, shredded_at, shred_reason"
+
+
+class SQLDataKeyStore(DataKeyStore):
+    """The data-key table in the application's own database (SQLite or PostgreSQL),
+    reached through the eventsourcing datastore so it shares its connections."""
+
+    def __init__(self, datastore: _Datastore, *, postgres: bool, schema: str = "") -> None:
+        self.datastore = datastore
+        self.postgres = postgres
+        table = "sequester_data_keys"
+        self.table = (
+            sql.SQL("{}.{}").format(sql.Identifier(schema or "public"), sql.Identifier(table))
+            if postgres
+            else sql.Identifier(table)
+        )
+        self._create_table()
+
+    def _q(self, template: str) -> Any:
+        """Compose a statement; SQLite gets plain text with `?` placeholders."""
+        statement = sql.SQL(template).format(table=self.table, cols=sql.SQL(COLUMNS))
+        if self.postgres:
+            return statement
+        return statement.as_string(None).replace("%s", "?")
+
+    def _create_table(self) -> None:
+        blob, ts = ("bytea", "timestamptz") if self.postgres else ("blob", "text")
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(
+                self._q(
+                    "CREATE TABLE IF NOT EXISTS {table} (key_id text PRIMARY KEY, "
+                    "kek text NOT NULL, kek_version integer NOT NULL, subject_id text NOT NULL, "
+                    f"wrapped {blob}, created_at {ts} NOT NULL, shredded_at {ts}, "
+                    "shred_reason text, UNIQUE (kek, subject_id))"
+                )
+            )
+
+    @staticmethod
+    def _record(row: Any) -> DataKeyRecord:
+        values = _values(row)
+        created, shredded = (
+            v if v is None or isinstance(v, datetime) else datetime.fromisoformat(v)
+            for v in values[5:7]
+        )
+        return DataKeyRecord(
+            key_id=UUID(values[0]),
+            kek=values[1],
+            kek_version=int(values[2]),
+            subject_id=UUID(values[3]),
+            wrapped=bytes(values[4]) if values[4] is not None else None,
+            created_at=created,
+            shredded_at=shredded,
+            shred_reason=values[7],
+        )
+
+    def _select(self, where: str, params: tuple[Any, ...]) -> Iterator[DataKeyRecord]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self._q("SELECT {cols} FROM {table} " + where), params)
+            rows = c.fetchall()
+        return (self._record(r) for r in rows)
+
+    def get(self, key_id: UUID) -> DataKeyRecord | None:
+        return next(self._select("WHERE key_id = %s", (str(key_id),)), None)
+
+    def find(self, kek: str, subject_id: UUID) -> DataKeyRecord | None:
+        return next(self._select("WHERE kek = %s AND subject_id = %s", (kek, str(subject_id))), None)
+
+    def insert(self, record: DataKeyRecord) -> DataKeyRecord:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(
+                self._q(
+                    "INSERT INTO {table} ({cols}) VALUES (%s, %s, %s, %s, %s, %s, NULL, NULL) "
+                    "ON CONFLICT (kek, subject_id) DO NOTHING"
+                ),
+                (
+                    str(record.key_id),
+                    record.kek,
+                    record.kek_version,
+                    str(record.subject_id),
+                    record.wrapped,
+                    record.created_at if self.postgres else record.created_at.isoformat(),
+                ),
+            )
+        found = self.find(record.kek, record.subject_id)
+        assert found is not None
+        return found
+
+    def for_kek(self, kek: str) -> list[DataKeyRecord]:
+        return list(self._select("WHERE kek = %s ORDER BY key_id", (kek,)))
+
+    def rewrap(self, key_id: UUID, kek_version: int, wrapped: bytes) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(
+                self._q("UPDATE {table} SET kek_version = %s, wrapped = %s WHERE key_id = %s"),
+                (kek_version, wrapped, str(key_id)),
+            )
+
+    def shred(self, subject_id: UUID, reason: str, at: datetime) -> list[UUID]:
+        ids = [r.key_id for r in self._select("WHERE subject_id = %s", (str(subject_id),))]
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(
+                self._q(
+                    "UPDATE {table} SET wrapped = NULL, shredded_at = %s, shred_reason = %s "
+                    "WHERE subject_id = %s"
+                ),
+                (at if self.postgres else at.isoformat(), reason, str(subject_id)),
+            )
+        return ids
+
+    def counts(self) -> Counter[tuple[str, int]]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                self._q(
+                    "SELECT kek, kek_version, COUNT(*) FROM {table} "
+                    "WHERE wrapped IS NOT NULL GROUP BY kek, kek_version"
+                )
+            )
+            rows = c.fetchall()
+        return Counter({(v[0], int(v[1])): int(v[2]) for v in map(_values, rows)})

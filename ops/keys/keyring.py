@@ -1,0 +1,173 @@
+"""The keyring: finds, creates, unwraps, rotates and shreds data keys.
+
+Unwrapped data keys live only in a bounded, time-limited in-memory cache so that
+the hot path never unwraps per event. The time limit bounds how long another process
+can keep reading a subject after `keys shred` in this one.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Generic, TypeVar
+from uuid import UUID, uuid4
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from domain.base import KEK_NAMES, KeyScope
+from domain.errors import DataShredded, KeyUnavailable
+from ops.keys.datakeys import DataKeyRecord, DataKeyStore
+from ops.keys.kek import KEY_BYTES, KeyEncryptionKeys
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class TTLCache(Generic[K, V]):
+    """A small thread-safe LRU cache whose entries also expire."""
+
+    def __init__(self, maxsize: int, ttl_seconds: float) -> None:
+        self.maxsize, self.ttl = maxsize, ttl_seconds
+        self._data: OrderedDict[K, tuple[float, V]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_load(self, key: K, load: Callable[[], V]) -> V:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._data.get(key)
+            if hit and hit[0] > now:
+                self._data.move_to_end(key)
+                return hit[1]
+        value = load()
+        with self._lock:
+            self._data[key] = (now + self.ttl, value)
+            self._data.move_to_end(key)
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+        return value
+
+    def discard_where(self, predicate: Callable[[K], bool]) -> None:
+        with self._lock:
+            for key in [k for k in self._data if predicate(k)]:
+                del self._data[key]
+
+
+def wrapping_aad(key_id: UUID, kek: str, subject_id: UUID) -> bytes:
+    """Binds a wrapped data key to its row: a wrapped key moved to another row fails."""
+    return b"sequester-dk1|" + key_id.bytes + kek.encode() + b"|" + subject_id.bytes
+
+
+@dataclass(frozen=True)
+class KekStatus:
+    name: str
+    versions: list[int]
+    current: int
+    data_keys_by_version: dict[int, int]
+
+
+class Keyring:
+    def __init__(
+        self,
+        keks: KeyEncryptionKeys,
+        store: DataKeyStore,
+        *,
+        cache_size: int = 10_000,
+        cache_ttl_seconds: float = 300.0,
+    ) -> None:
+        self.keks = keks
+        self.store = store
+        self._by_scope: TTLCache[KeyScope, tuple[UUID, AESGCM]] = TTLCache(
+            cache_size, cache_ttl_seconds
+        )
+        self._by_id: TTLCache[UUID, AESGCM] = TTLCache(cache_size, cache_ttl_seconds)
+
+    # -- the hot path -------------------------------------------------------------
+    def encryption_key(self, scope: KeyScope) -> tuple[UUID, AESGCM]:
+        """The data key for a scope, created on first use."""
+        return self._by_scope.get_or_load(scope, lambda: self._load_or_create(scope))
+
+    def decryption_key(self, key_id: UUID) -> AESGCM:
+        return self._by_id.get_or_load(key_id, lambda: self._unwrap_by_id(key_id))
+
+    def _load_or_create(self, scope: KeyScope) -> tuple[UUID, AESGCM]:
+        record = self.store.find(scope.kek, scope.subject_id) or self._create(scope)
+        return record.key_id, AESGCM(self._unwrap(record))
+
+    def _create(self, scope: KeyScope) -> DataKeyRecord:
+        key_id = uuid4()
+        version, wrapped = self.keks.wrap(
+            scope.kek,
+            secrets.token_bytes(KEY_BYTES),
+            wrapping_aad(key_id, scope.kek, scope.subject_id),
+        )
+        record = DataKeyRecord(
+            key_id, scope.kek, version, scope.subject_id, wrapped, datetime.now(UTC)
+        )
+        return self.store.insert(record)
+
+    def _unwrap_by_id(self, key_id: UUID) -> AESGCM:
+        record = self.store.get(key_id)
+        if record is None:
+            raise KeyUnavailable(f"data key {key_id} is not in the key table")
+        return AESGCM(self._unwrap(record))
+
+    def _unwrap(self, record: DataKeyRecord) -> bytes:
+        if record.wrapped is None:
+            raise DataShredded(
+                f"data subject {record.subject_id} was shredded on "
+                f"{record.shredded_at:%Y-%m-%d}: its records can no longer be read or written"
+                if record.shredded_at
+                else f"data subject {record.subject_id} was shredded"
+            )
+        aad = wrapping_aad(record.key_id, record.kek, record.subject_id)
+        return self.keks.unwrap(record.kek, record.kek_version, record.wrapped, aad)
+
+    # -- operations ---------------------------------------------------------------
+    def verify(self) -> None:
+        """At start-up: every KEK version that wraps data keys is present and correct."""
+        for name in KEK_NAMES:
+            self.keks.current_version(name)
+            checked: set[int] = set()
+            for record in self.store.for_kek(name):
+                if record.wrapped is not None and record.kek_version not in checked:
+                    self._unwrap(record)
+                    checked.add(record.kek_version)
+
+    def rotate(self, name: str) -> tuple[int, int]:
+        """Rewrap every data key of a KEK under its current version; return (version, count)."""
+        version = self.keks.current_version(name)
+        count = 0
+        for record in self.store.for_kek(name):
+            if record.wrapped is None or record.kek_version == version:
+                continue
+            plaintext = self._unwrap(record)
+            aad = wrapping_aad(record.key_id, record.kek, record.subject_id)
+            new_version, wrapped = self.keks.wrap(name, plaintext, aad)
+            self.store.rewrap(record.key_id, new_version, wrapped)
+            count += 1
+        return version, count
+
+    def shred(self, subject_id: UUID, reason: str) -> int:
+        if not reason.strip():
+            raise KeyUnavailable("shredding needs a reason")
+        ids = set(self.store.shred(subject_id, reason, datetime.now(UTC)))
+        self._by_scope.discard_where(lambda scope: scope.subject_id == subject_id)
+        self._by_id.discard_where(lambda key_id: key_id in ids)
+        return len(ids)
+
+    def status(self) -> list[KekStatus]:
+        counts = self.store.counts()
+        return [
+            KekStatus(
+                name,
+                self.keks.versions(name),
+                self.keks.current_version(name),
+                {v: n for (k, v), n in sorted(counts.items()) if k == name},
+            )
+            for name in KEK_NAMES
+        ]

@@ -1,0 +1,70 @@
+"""One settings object, read from the environment (prefix `SEQUESTER_`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import parse_qs, unquote, urlparse
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.errors import InvalidInput
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SEQUESTER_", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    database_url: str = "sqlite:///./var/sequester.db"
+    key_dir: Path = Path("./var/keys")
+    key_source: Literal["files", "env"] = "files"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: str = "INFO"
+    data_key_cache_size: int = Field(default=10_000, ge=1)
+    data_key_cache_ttl_seconds: float = Field(default=300.0, gt=0)
+    postgres_pool_size: int = Field(default=5, ge=1)
+    postgres_lock_timeout_seconds: int = Field(default=5, ge=1)
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith(("postgresql://", "postgres://"))
+
+    def persistence_env(self) -> dict[str, str]:
+        """The `env` mapping for eventsourcing's infrastructure factory."""
+        url = urlparse(self.database_url)
+        if url.scheme == "memory":
+            return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+        if url.scheme == "sqlite":
+            path = self.sqlite_path()
+            return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path}
+        if self.is_postgres:
+            query = parse_qs(url.query)
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
+                "POSTGRES_HOST": url.hostname or "127.0.0.1",
+                "POSTGRES_PORT": str(url.port or 5432),
+                "POSTGRES_USER": unquote(url.username or "postgres"),
+                "POSTGRES_PASSWORD": unquote(url.password or ""),
+                "POSTGRES_SCHEMA": query.get("schema", ["public"])[0],
+                "POSTGRES_POOL_SIZE": str(self.postgres_pool_size),
+                "POSTGRES_LOCK_TIMEOUT": str(self.postgres_lock_timeout_seconds),
+                "POSTGRES_PRE_PING": "y",
+            }
+        raise InvalidInput(
+            "SEQUESTER_DATABASE_URL must start with sqlite:///, postgresql:// or memory:// "
+            f"(got scheme {url.scheme!r})"
+        )
+
+    def sqlite_path(self) -> str:
+        path = self.database_url.removeprefix("sqlite:///")
+        if not path:
+            raise InvalidInput("SEQUESTER_DATABASE_URL sqlite:/// needs a file path")
+        if path != ":memory:" and "mode=memory" not in path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return path

@@ -1,0 +1,105 @@
+"""Shared fixtures: development keys in a temp dir, and systems on each backend.
+
+`system` runs on SQLite and on PostgreSQL (marker `postgres`); under CI=true a
+missing PostgreSQL fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from domain.base import KEK_NAMES
+from ops.bootstrap import System, build
+from ops.keys.kek import FileKeySource
+from ops.settings import Settings
+
+POSTGRES_URL = os.environ.get(
+    "SEQUESTER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def make_keys(directory: Path) -> Path:
+    source = FileKeySource(directory)
+    for name in KEK_NAMES:
+        source.create(name, 1, development=True)
+    return directory
+
+
+@pytest.fixture
+def key_dir(tmp_path: Path) -> Path:
+    return make_keys(tmp_path / "keys")
+
+
+def postgres_available() -> bool:
+    try:
+        with psycopg.connect(POSTGRES_URL, connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+def require_postgres() -> None:
+    if postgres_available():
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"PostgreSQL is required under CI=true and is unreachable at {POSTGRES_URL}")
+    pytest.skip("PostgreSQL is not reachable (set SEQUESTER_TEST_POSTGRES_URL)")
+
+
+@pytest.fixture
+def postgres_schema() -> Iterator[str]:
+    """A scratch schema, dropped afterwards."""
+    require_postgres()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    yield schema
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+def database_url(backend: str, tmp_path: Path, schema: str | None = None) -> str:
+    if backend == "memory":
+        return "memory://"
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'sequester.db'}"
+    return f"{POSTGRES_URL}?schema={schema}"
+
+
+@pytest.fixture
+def settings_for(key_dir: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+    def make(url: str, **overrides: object) -> Settings:
+        return Settings(database_url=url, key_dir=key_dir, **overrides)  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture
+def memory_system(settings_for) -> Iterator[System]:  # type: ignore[no-untyped-def]
+    system = build(settings_for("memory://"))
+    yield system
+    system.close()
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The database URL of a fresh database on each real backend."""
+    if request.param == "sqlite":
+        yield database_url("sqlite", tmp_path)
+        return
+    schema = request.getfixturevalue("postgres_schema")
+    yield database_url("postgres", tmp_path, schema)
+
+
+@pytest.fixture
+def system(backend: str, settings_for) -> Iterator[System]:  # type: ignore[no-untyped-def]
+    system = build(settings_for(backend))
+    yield system
+    system.close()
