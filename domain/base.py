@@ -8,10 +8,10 @@ mapper (in `ops`) reads that and never has to guess.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
 from uuid import UUID
 
@@ -74,12 +74,17 @@ class ProtectedAggregate(Aggregate):
 
 @dataclass(frozen=True)
 class Infrastructure:
-    """The persistence shared by every bounded context: one log, one mapper."""
+    """The persistence shared by every bounded context: one log, one mapper.
+
+    `unit_of_work` wraps every save: ops uses it to write what must commit in the
+    same transaction as the events (new data keys, later audit records).
+    """
 
     factory: InfrastructureFactory[Any]
     recorder: ApplicationRecorder
     mapper: Mapper[UUID]
     env: Mapping[str, str]
+    unit_of_work: Callable[[], AbstractContextManager[Any]] = field(default=nullcontext)
 
 
 class ContextApplication(Application[UUID]):
@@ -104,11 +109,15 @@ class ContextApplication(Application[UUID]):
     def construct_recorder(self) -> ApplicationRecorder:
         return self._infrastructure.recorder
 
+    def close(self) -> None:
+        """The shared infrastructure outlives any one application: its owner closes it."""
+        self.closing.set()
+
     def commit(self, *aggregates: ProtectedAggregate) -> int:
         """Save every aggregate's pending events atomically; return the log position."""
         scopes = {agg.id: agg.key_scope for agg in aggregates}
         try:
-            with bound_key_scopes(scopes):
+            with self._infrastructure.unit_of_work(), bound_key_scopes(scopes):
                 recordings = self.save(*aggregates)
         except IntegrityError:
             raise ConcurrencyConflict(

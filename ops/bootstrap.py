@@ -20,13 +20,14 @@ from eventsourcing.persistence import (
 )
 from psycopg import sql
 
-from domain.base import Infrastructure
+from domain.base import KEK_NAMES, Infrastructure
 from domain.staff.application import StaffApplication
 from ops.cipher import EnvelopeMapper
 from ops.keys.datakeys import DataKeyStore, InMemoryDataKeyStore, SQLDataKeyStore
 from ops.keys.kek import EnvKeySource, FileKeySource, KeyMaterialSource, load_keks
 from ops.keys.keyring import Keyring
 from ops.settings import Settings
+from ops.storage import RECORDER_TOPICS
 
 
 class DateAsISO(Transcoding):
@@ -70,6 +71,9 @@ def ensure_postgres_schema(persistence_env: dict[str, str]) -> None:
 
 def build_factory(settings: Settings) -> tuple[InfrastructureFactory[Any], dict[str, str]]:
     env = settings.persistence_env()
+    topic = RECORDER_TOPICS.get(env["PERSISTENCE_MODULE"])
+    if topic:
+        env["APPLICATION_RECORDER_TOPIC"] = topic
     if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
         ensure_postgres_schema(env)
     factory = InfrastructureFactory.construct(Environment("sequester", env))
@@ -117,10 +121,27 @@ def build(settings: Settings, *, verify_keys: bool = True) -> System:
     if verify_keys:
         keyring.verify()
     mapper = EnvelopeMapper(transcoder(), keyring)
-    infrastructure = Infrastructure(factory=factory, recorder=recorder, mapper=mapper, env=env)
+    infrastructure = Infrastructure(
+        factory=factory,
+        recorder=recorder,
+        mapper=mapper,
+        env=env,
+        unit_of_work=keyring.unit_of_work,
+    )
     return System(
         settings=settings,
         keyring=keyring,
         infrastructure=infrastructure,
         staff=StaffApplication(infrastructure),
     )
+
+
+def ensure_development_keys(settings: Settings) -> None:
+    """Development only: create key files on first run (never in production)."""
+    if settings.production or settings.key_source != "files":
+        return
+    source = FileKeySource(settings.key_dir)
+    existing = {m.name for m in source.load()}
+    for name in KEK_NAMES:
+        if name not in existing:
+            source.create(name, 1, development=True)

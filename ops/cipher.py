@@ -11,6 +11,7 @@ import os
 
 from uuid import UUID
 
+import structlog
 from cryptography.exceptions import InvalidTag
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
@@ -21,6 +22,7 @@ from domain.errors import DataShredded, KeyUnavailable, TamperDetected
 from ops.keys.keyring import Keyring
 
 FORMAT_V1 = b"\x01"
+log = structlog.get_logger("sequester.cipher")
 HEADER_BYTES = 1 + 16
 NONCE_BYTES = 12
 
@@ -82,6 +84,11 @@ class EnvelopeMapper(Mapper[UUID]):
         try:
             return key.decrypt(nonce, data[HEADER_BYTES + NONCE_BYTES :], aad)
         except InvalidTag:
+            log.error(
+                "event.tamper_detected",
+                originator_id=str(stored.originator_id),
+                originator_version=stored.originator_version,
+            )
             raise TamperDetected(
                 f"{describe(stored)} failed authentication: it was altered or moved from "
                 "another row"

@@ -6,7 +6,11 @@ missing PostgreSQL fails the run instead of skipping.
 
 from __future__ import annotations
 
+import base64
+import io
+import logging
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +22,9 @@ from psycopg import sql
 from domain.base import KEK_NAMES
 from ops.bootstrap import System, build
 from ops.keys.kek import FileKeySource
+from ops.logging import configure_logging
 from ops.settings import Settings
+from tests import canaries
 
 POSTGRES_URL = os.environ.get(
     "SEQUESTER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -28,8 +34,29 @@ POSTGRES_URL = os.environ.get(
 def make_keys(directory: Path) -> Path:
     source = FileKeySource(directory)
     for name in KEK_NAMES:
-        source.create(name, 1, development=True)
+        material = source.create(name, 1, development=True)
+        canaries.plant(base64.b64encode(material.secret).decode())
     return directory
+
+
+# -- every log line of the whole run, checked at the end for planted secrets ---------
+_LOG = io.StringIO()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    configure_logging(Settings(log_format="json", log_level="DEBUG"))
+    root = logging.getLogger()
+    handler = logging.StreamHandler(_LOG)
+    handler.setFormatter(root.handlers[0].formatter)
+    root.addHandler(handler)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    text = _LOG.getvalue()
+    leaked = sorted(s for s in canaries.SECRETS if s in text)
+    if leaked or "PRIVATE+KEY" in text:
+        print(f"\nLOG LEAK: {len(leaked)} planted secret(s) reached the logs", file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ class StaffApplication(ContextApplication):
     ) -> int:
         if self.exists(staff_id):
             raise AlreadyExists(f"staff member {staff_id} already exists")
-        if supervisor_id is not None:
+        if supervisor_id not in (None, staff_id):
             self.get(supervisor_id)
         member = StaffMember.hire(staff_id, display_name, job_title, roles, supervisor_id, hired_on)
         return self.commit(member)

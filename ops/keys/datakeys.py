@@ -43,6 +43,12 @@ class DataKeyStore(ABC):
     def insert(self, record: DataKeyRecord) -> DataKeyRecord:
         """Insert, or return the record another writer inserted first for the same scope."""
 
+    def insert_with(self, cursor: Any, records: list[DataKeyRecord]) -> None:
+        """Insert new keys with the caller's cursor (inside the events' transaction).
+        A key another writer created first for the same scope fails the transaction."""
+        for record in records:
+            self.insert(record)
+
     @abstractmethod
     def for_kek(self, kek: str) -> list[DataKeyRecord]: ...
 
@@ -188,18 +194,26 @@ class SQLDataKeyStore(DataKeyStore):
                     "INSERT INTO {table} ({cols}) VALUES (%s, %s, %s, %s, %s, %s, NULL, NULL) "
                     "ON CONFLICT (kek, subject_id) DO NOTHING"
                 ),
-                (
-                    str(record.key_id),
-                    record.kek,
-                    record.kek_version,
-                    str(record.subject_id),
-                    record.wrapped,
-                    record.created_at if self.postgres else record.created_at.isoformat(),
-                ),
+                self._params(record),
             )
         found = self.find(record.kek, record.subject_id)
         assert found is not None
         return found
+
+    def insert_with(self, cursor: Any, records: list[DataKeyRecord]) -> None:
+        statement = self._q("INSERT INTO {table} ({cols}) VALUES (%s, %s, %s, %s, %s, %s, NULL, NULL)")
+        for record in records:
+            cursor.execute(statement, self._params(record))
+
+    def _params(self, record: DataKeyRecord) -> tuple[Any, ...]:
+        return (
+            str(record.key_id),
+            record.kek,
+            record.kek_version,
+            str(record.subject_id),
+            record.wrapped,
+            record.created_at if self.postgres else record.created_at.isoformat(),
+        )
 
     def for_kek(self, kek: str) -> list[DataKeyRecord]:
         return list(self._select("WHERE kek = %s ORDER BY key_id", (kek,)))

@@ -11,12 +11,15 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 from uuid import UUID, uuid4
 
+import structlog
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from domain.base import KEK_NAMES, KeyScope
@@ -26,6 +29,7 @@ from ops.keys.kek import KEY_BYTES, KeyEncryptionKeys
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+log = structlog.get_logger("sequester.keys")
 
 
 class TTLCache(Generic[K, V]):
@@ -55,6 +59,34 @@ class TTLCache(Generic[K, V]):
         with self._lock:
             for key in [k for k in self._data if predicate(k)]:
                 del self._data[key]
+
+
+class _NoKey(Exception):
+    """No data key exists yet for a scope (internal: nothing is cached for it)."""
+
+
+@dataclass
+class PendingKeys:
+    """Data keys created during one save: written in the events' own transaction."""
+
+    store: DataKeyStore
+    keys: dict[KeyScope, tuple[DataKeyRecord, AESGCM]] = field(default_factory=dict)
+    written: bool = False
+
+    def write(self, cursor: object) -> None:
+        """Called by the recorder inside the events' transaction (every attempt)."""
+        if self.keys:
+            self.store.insert_with(cursor, [record for record, _ in self.keys.values()])
+        self.written = True
+
+
+_pending: ContextVar[PendingKeys | None] = ContextVar("pending_data_keys", default=None)
+
+
+def write_pending_keys(cursor: object) -> None:
+    pending = _pending.get()
+    if pending is not None:
+        pending.write(cursor)
 
 
 def wrapping_aad(key_id: UUID, kek: str, subject_id: UUID) -> bytes:
@@ -88,27 +120,66 @@ class Keyring:
 
     # -- the hot path -------------------------------------------------------------
     def encryption_key(self, scope: KeyScope) -> tuple[UUID, AESGCM]:
-        """The data key for a scope, created on first use."""
-        return self._by_scope.get_or_load(scope, lambda: self._load_or_create(scope))
+        """The data key for a scope, created on first use.
+
+        Inside `unit_of_work()` a new key is only *pending*: it is written in the same
+        transaction as the events it encrypts and cached only once that commits.
+        """
+        pending = _pending.get()
+        if pending is not None and scope in pending.keys:
+            record, key = pending.keys[scope]
+            return record.key_id, key
+        try:
+            return self._by_scope.get_or_load(scope, lambda: self._load_existing(scope))
+        except _NoKey:
+            pass
+        record, plaintext = self._new_record(scope)
+        if pending is None:
+            stored = self.store.insert(record)
+            return stored.key_id, AESGCM(self._unwrap(stored))
+        pending.keys[scope] = (record, AESGCM(plaintext))
+        return record.key_id, pending.keys[scope][1]
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[None]:
+        """Collect keys created during a save; cache them only if the save commits."""
+        if _pending.get() is not None:
+            yield
+            return
+        pending = PendingKeys(self.store)
+        token = _pending.set(pending)
+        try:
+            yield
+        finally:
+            _pending.reset(token)
+        if pending.keys and not pending.written:  # a recorder without the hook (in memory)
+            for record, _ in pending.keys.values():
+                self.store.insert(record)
+        for scope, (record, key) in pending.keys.items():
+            self._by_scope.get_or_load(scope, lambda r=record, k=key: (r.key_id, k))
+            self._by_id.get_or_load(record.key_id, lambda k=key: k)
+            log.info("data_key.created", kek=scope.kek, subject_id=str(scope.subject_id),
+                     key_id=str(record.key_id), kek_version=record.kek_version)
 
     def decryption_key(self, key_id: UUID) -> AESGCM:
         return self._by_id.get_or_load(key_id, lambda: self._unwrap_by_id(key_id))
 
-    def _load_or_create(self, scope: KeyScope) -> tuple[UUID, AESGCM]:
-        record = self.store.find(scope.kek, scope.subject_id) or self._create(scope)
+    def _load_existing(self, scope: KeyScope) -> tuple[UUID, AESGCM]:
+        record = self.store.find(scope.kek, scope.subject_id)
+        if record is None:
+            raise _NoKey
         return record.key_id, AESGCM(self._unwrap(record))
 
-    def _create(self, scope: KeyScope) -> DataKeyRecord:
+    def _new_record(self, scope: KeyScope) -> tuple[DataKeyRecord, bytes]:
         key_id = uuid4()
+        plaintext = secrets.token_bytes(KEY_BYTES)
         version, wrapped = self.keks.wrap(
-            scope.kek,
-            secrets.token_bytes(KEY_BYTES),
-            wrapping_aad(key_id, scope.kek, scope.subject_id),
+            scope.kek, plaintext, wrapping_aad(key_id, scope.kek, scope.subject_id)
         )
         record = DataKeyRecord(
             key_id, scope.kek, version, scope.subject_id, wrapped, datetime.now(UTC)
         )
-        return self.store.insert(record)
+        return record, plaintext
 
     def _unwrap_by_id(self, key_id: UUID) -> AESGCM:
         record = self.store.get(key_id)
@@ -150,6 +221,7 @@ class Keyring:
             new_version, wrapped = self.keks.wrap(name, plaintext, aad)
             self.store.rewrap(record.key_id, new_version, wrapped)
             count += 1
+        log.info("kek.rotated", kek=name, version=version, rewrapped=count)
         return version, count
 
     def shred(self, subject_id: UUID, reason: str) -> int:
@@ -158,6 +230,7 @@ class Keyring:
         ids = set(self.store.shred(subject_id, reason, datetime.now(UTC)))
         self._by_scope.discard_where(lambda scope: scope.subject_id == subject_id)
         self._by_id.discard_where(lambda key_id: key_id in ids)
+        log.warning("subject.shredded", subject_id=str(subject_id), data_keys=len(ids))
         return len(ids)
 
     def status(self) -> list[KekStatus]:

@@ -1,0 +1,187 @@
+"""The `sequester` console script."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from uuid import UUID
+
+import structlog
+
+from domain.base import KEK_NAMES
+from domain.errors import SequesterError
+from ops.bootstrap import build, ensure_development_keys, key_source
+from ops.logging import configure_logging
+from ops.settings import Settings
+
+log = structlog.get_logger("sequester.cli")
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def keys_init(args: argparse.Namespace, settings: Settings) -> int:
+    source = key_source(settings)
+    existing = sorted({f"{m.name}.v{m.version}" for m in source.load()})
+    if existing:
+        raise SequesterError(
+            f"{source.description} already holds keys {existing}; refusing to overwrite"
+        )
+    for name in KEK_NAMES:
+        source.create(name, 1, development=not args.production)
+    kind = "production" if args.production else "development"
+    print(f"created {kind} key-encryption keys {list(KEK_NAMES)} in {settings.key_dir}")
+    return 0
+
+
+def keys_status(args: argparse.Namespace, settings: Settings) -> int:
+    system = build(settings)
+    try:
+        for kek in system.keyring.status():
+            counts = ", ".join(f"v{v}: {n}" for v, n in kek.data_keys_by_version.items()) or "none"
+            print(
+                f"{kek.name}: versions {kek.versions}, current v{kek.current}, "
+                f"data keys wrapped: {counts}"
+            )
+    finally:
+        system.close()
+    return 0
+
+
+def keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    source = key_source(settings)
+    current = build(settings).keyring.keks.current_version(args.kek)
+    source.create(args.kek, current + 1, development=not settings.production)
+    system = build(settings)
+    try:
+        version, count = system.keyring.rotate(args.kek)
+    finally:
+        system.close()
+    print(f"{args.kek}: now v{version}; rewrapped {count} data key(s); events untouched")
+    print(f"once no data key uses v{current}: sequester keys retire --kek {args.kek} --version {current}")
+    return 0
+
+
+def keys_retire(args: argparse.Namespace, settings: Settings) -> int:
+    system = build(settings)
+    try:
+        status = {k.name: k for k in system.keyring.status()}[args.kek]
+        if args.version == status.current:
+            raise SequesterError(f"{args.kek} v{args.version} is the current version; rotate first")
+        if status.data_keys_by_version.get(args.version):
+            raise SequesterError(
+                f"{args.kek} v{args.version} still wraps data keys; run keys rotate first"
+            )
+    finally:
+        system.close()
+    key_source(settings).retire(args.kek, args.version)
+    print(f"retired {args.kek} v{args.version}")
+    return 0
+
+
+def keys_shred(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        subject = UUID(args.subject)
+    except ValueError:
+        raise SequesterError(f"--subject must be a data subject id (UUID), got {args.subject!r}") from None
+    system = build(settings)
+    try:
+        count = system.keyring.shred(subject, args.reason)
+    finally:
+        system.close()
+    if count == 0:
+        raise SequesterError(f"data subject {subject} has no data keys; nothing was shredded")
+    log.info("keys.shredded", subject_id=str(subject), data_keys=count)
+    print(f"shredded {count} data key(s) of data subject {subject}")
+    return 0
+
+
+def serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    ensure_development_keys(settings)
+    build(settings).close()  # refuse to start on bad keys before binding the port
+    uvicorn.run(
+        create_app(settings), host=args.host, port=args.port, log_config=None, access_log=False
+    )
+    return 0
+
+
+def demo(args: argparse.Namespace, settings: Settings) -> int:
+    from ops.demo import load_demo
+
+    ensure_development_keys(settings)
+    system = build(settings)
+    try:
+        created = load_demo(system)
+    finally:
+        system.close()
+    print(f"demo agency loaded ({created} new records)")
+    return 0
+
+
+def bench(args: argparse.Namespace, settings: Settings) -> int:
+    from bench import crypto
+
+    return crypto.main(args)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sequester", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the HTTP API")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.set_defaults(run=serve)
+    sub.add_parser("demo", help="load a demo agency (idempotent)").set_defaults(run=demo)
+
+    keys = sub.add_parser("keys", help="manage key-encryption and data keys")
+    ks = keys.add_subparsers(dest="keys_command", required=True)
+    k = ks.add_parser("init", help="create key files (mode 0600; never overwrites)")
+    k.add_argument("--production", action="store_true", help="mark the keys as production keys")
+    k.set_defaults(run=keys_init)
+    ks.add_parser("status", help="KEK versions and data keys per version").set_defaults(
+        run=keys_status
+    )
+    k = ks.add_parser("rotate", help="new KEK version; rewrap every data key")
+    k.add_argument("--kek", required=True, choices=KEK_NAMES)
+    k.set_defaults(run=keys_rotate)
+    k = ks.add_parser("retire", help="remove a KEK version no data key uses any more")
+    k.add_argument("--kek", required=True, choices=KEK_NAMES)
+    k.add_argument("--version", required=True, type=int)
+    k.set_defaults(run=keys_retire)
+    k = ks.add_parser("shred", help="destroy a data subject's data keys (crypto-shredding)")
+    k.add_argument("--subject", required=True, help="data subject id (UUID)")
+    k.add_argument("--reason", required=True)
+    k.set_defaults(run=keys_shred)
+
+    b = sub.add_parser("bench", help="benchmarks")
+    bs = b.add_subparsers(dest="bench_command", required=True)
+    c = bs.add_parser("crypto", help="append and replay: no cipher, AESCipher, ours")
+    c.add_argument("--json", action="store_true")
+    c.add_argument("--aggregates", type=int, default=10_000)
+    c.add_argument("--events-per-aggregate", type=int, default=10)
+    c.add_argument("--backends", default="sqlite,postgresql")
+    c.set_defaults(run=bench)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = Settings()
+        configure_logging(settings)
+        code: int = args.run(args, settings)
+        return code
+    except SequesterError as e:
+        print(f"sequester: {e.detail}", file=sys.stderr)
+        return 2
+    except ValueError as e:  # pydantic's ValidationError is one: a bad setting
+        print(f"sequester: invalid setting: {str(e).splitlines()[0]}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""Recorders that write, in the events' own transaction, what must commit with them.
+
+The library's recorders call `_insert_events(cursor, …)` inside the write
+transaction (on PostgreSQL, in the same pipeline that takes the table lock). New data
+keys are written there, so no event is ever stored under a key that is not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+from ops.keys.keyring import write_pending_keys
+
+
+class SQLiteRecorder(SQLiteApplicationRecorder):
+    def _insert_events(
+        self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        write_pending_keys(c)
+        return super()._insert_events(c, stored_events, **kwargs)
+
+
+class PostgresRecorder(PostgresApplicationRecorder):
+    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        write_pending_keys(curs)
+        super()._insert_events(curs, stored_events, **kwargs)
+
+
+RECORDER_TOPICS = {
+    "eventsourcing.sqlite": "ops.storage:SQLiteRecorder",
+    "eventsourcing.postgres": "ops.storage:PostgresRecorder",
+}

@@ -1,0 +1,70 @@
+"""The console script: keys, errors as one line and a non-zero exit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ops.cli import main
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SEQUESTER_DATABASE_URL", f"sqlite:///{tmp_path}/var/s.db")
+    monkeypatch.setenv("SEQUESTER_KEY_DIR", str(tmp_path / "var" / "keys"))
+    return tmp_path
+
+
+def test_keys_init_then_refuses_to_overwrite(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["keys", "init"]) == 0
+    before = {p.name: p.read_bytes() for p in (workdir / "var" / "keys").iterdir()}
+    assert main(["keys", "init"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "refusing to overwrite" in err
+    assert {p.name: p.read_bytes() for p in (workdir / "var" / "keys").iterdir()} == before
+
+
+def test_status_rotate_retire(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo"]) == 0
+    assert main(["keys", "rotate", "--kek", "events"]) == 0
+    assert main(["keys", "retire", "--kek", "events", "--version", "1"]) == 0
+    capsys.readouterr()
+    assert main(["keys", "status"]) == 0
+    out = capsys.readouterr().out
+    assert "events: versions [2], current v2, data keys wrapped: v2: 14" in out
+
+
+def test_retire_refuses_a_version_still_in_use(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo"]) == 0
+    assert main(["keys", "retire", "--kek", "events", "--version", "1"]) == 2
+    assert "current version" in capsys.readouterr().err
+
+
+def test_production_refuses_development_keys_in_one_line(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["keys", "init"]) == 0
+    monkeypatch.setenv("SEQUESTER_ENV", "production")
+    assert main(["keys", "status"]) == 2
+    err = capsys.readouterr().err
+    assert "production refuses development key(s)" in err and "Traceback" not in err
+
+
+def test_missing_keys_are_named_at_startup(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["keys", "status"]) == 2
+    assert "missing key-encryption key(s) ['events', 'director', 'medical']" in capsys.readouterr().err
+
+
+def test_bad_database_url_is_one_clear_line(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SEQUESTER_DATABASE_URL", "mysql://x")
+    assert main(["keys", "status"]) == 2
+    assert "SEQUESTER_DATABASE_URL must start with" in capsys.readouterr().err
+
+
+def test_shred_needs_a_uuid(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["keys", "shred", "--subject", "../etc", "--reason", "x"]) == 2
+    assert "must be a data subject id" in capsys.readouterr().err
