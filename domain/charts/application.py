@@ -1,0 +1,101 @@
+"""The charts context's application service: open, write, close, reopen and replay
+the chart of a sequestered subject, addressed by pseudonym.
+
+Who may read or write a chart (grants, deny rules, audit) is decided by the caller
+before it gets here; this service enforces the charting rules themselves.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from uuid import UUID, uuid4
+
+from eventsourcing.domain import AggregateEvent
+
+from domain.base import ContextApplication
+from domain.charts.aggregate import Chart, chart_uuid, check_pseudonym
+from domain.errors import AlreadyExists, InvalidInput, NotFound
+
+
+class ChartsApplication(ContextApplication):
+    name = "charts"
+
+    def open(self, pseudonym: str, subject_id: UUID, opened_on: date) -> int:
+        """Open the subject's one chart; a closed chart is reopened, not opened again."""
+        check_pseudonym(pseudonym)
+        if self.exists(pseudonym):
+            raise AlreadyExists(
+                f"chart {pseudonym} already exists; reopen it instead if it is closed"
+            )
+        return self.commit(Chart.open(pseudonym, subject_id, opened_on))
+
+    def exists(self, pseudonym: str) -> bool:
+        return self.recorder.select_events(chart_uuid(pseudonym), limit=1) != []
+
+    def get(self, pseudonym: str, version: int | None = None) -> Chart:
+        check_pseudonym(pseudonym)
+        chart: Chart = self.load(chart_uuid(pseudonym), f"chart {pseudonym}", version)
+        return chart
+
+    def add_entry(
+        self,
+        pseudonym: str,
+        author: str,
+        author_charts: bool,
+        activity_type: str,
+        service_code: str | None,
+        service_date: date,
+        note: str,
+        recorded_at: datetime,
+        corrects: UUID | None = None,
+    ) -> tuple[UUID, int]:
+        """Append an entry; `author_charts` says whether the author's job title charts.
+
+        Returns the new entry's id and the log position.
+        """
+        chart = self.get(pseudonym)
+        entry_id = uuid4()
+        chart.record_entry(
+            entry_id,
+            author,
+            author_charts,
+            activity_type,
+            service_code,
+            service_date,
+            note,
+            recorded_at,
+            corrects,
+        )
+        return entry_id, self.commit(chart)
+
+    def close_chart(self, pseudonym: str, closed_on: date, by: str) -> int:
+        """Close the chart (not named `close`: that is the Application's own shutdown)."""
+        chart = self.get(pseudonym)
+        chart.close(closed_on, by)
+        return self.commit(chart)
+
+    def reopen(self, pseudonym: str, reopened_on: date, by: str, reason: str) -> int:
+        chart = self.get(pseudonym)
+        chart.reopen(reopened_on, by, reason)
+        return self.commit(chart)
+
+    def as_of(self, pseudonym: str, when: datetime) -> Chart:
+        """The chart as it was at `when`: its events recorded at or before that time."""
+        if not isinstance(when, datetime) or when.utcoffset() is None:
+            raise InvalidInput("the as-of time must be a timezone-aware datetime")
+        version = self.version_at(pseudonym, when)
+        if version is None:
+            raise NotFound(f"chart {pseudonym} did not exist at {when.isoformat()}")
+        return self.get(pseudonym, version=version)
+
+    def version_at(self, pseudonym: str, when: datetime) -> int | None:
+        """The chart's last version whose event is timestamped at or before `when`."""
+        check_pseudonym(pseudonym)
+        if not self.exists(pseudonym):
+            raise NotFound(f"chart {pseudonym} does not exist")
+        version: int | None = None
+        for domain_event in self.events.get(chart_uuid(pseudonym)):
+            if not isinstance(domain_event, AggregateEvent) or domain_event.timestamp > when:
+                break
+            version = domain_event.originator_version
+        return version
