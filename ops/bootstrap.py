@@ -21,13 +21,20 @@ from eventsourcing.persistence import (
 from psycopg import sql
 
 from domain.base import KEK_NAMES, Infrastructure
+from domain.access.application import AccessApplication
+from domain.access.facts import ChartAccess
+from domain.accommodations.application import AccommodationsApplication
+from domain.charts.application import ChartsApplication
+from domain.dual_relationships import DualRelationshipPolicy, DualRelationshipsApplication
 from domain.staff.application import StaffApplication
+from domain.subjects.application import SubjectsApplication
 from ops.cipher import EnvelopeMapper
 from ops.keys.datakeys import DataKeyStore, InMemoryDataKeyStore, SQLDataKeyStore
 from ops.keys.kek import EnvKeySource, FileKeySource, KeyMaterialSource, load_keks
 from ops.keys.keyring import Keyring
+from ops.keys.link import LINK_KEY_SUBJECT, LinkHasher
 from ops.settings import Settings
-from ops.storage import RECORDER_TOPICS
+from ops.storage import RECORDER_TOPICS, MemoryRecorder
 
 
 class DateAsISO(Transcoding):
@@ -96,6 +103,12 @@ class System:
     keyring: Keyring
     infrastructure: Infrastructure
     staff: StaffApplication
+    subjects: SubjectsApplication
+    charts: ChartsApplication
+    access: AccessApplication
+    accommodations: AccommodationsApplication
+    dual_relationships: DualRelationshipsApplication
+    chart_access: ChartAccess
     extras: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
@@ -116,7 +129,8 @@ def build(settings: Settings, *, verify_keys: bool = True) -> System:
     """Build the object graph; refuses to start on missing, wrong or development keys
     in production, with a message naming the key."""
     factory, env = build_factory(settings)
-    recorder = factory.application_recorder()
+    memory = env["PERSISTENCE_MODULE"] == "eventsourcing.popo"
+    recorder = MemoryRecorder() if memory else factory.application_recorder()
     keyring = build_keyring(settings, data_key_store(factory, recorder))
     if verify_keys:
         keyring.verify()
@@ -128,11 +142,35 @@ def build(settings: Settings, *, verify_keys: bool = True) -> System:
         env=env,
         unit_of_work=keyring.unit_of_work,
     )
+    return assemble(settings, keyring, infrastructure)
+
+
+def assemble(settings: Settings, keyring: Keyring, infrastructure: Infrastructure) -> System:
+    """One application per bounded context, all over the same infrastructure."""
+    keyring.reserved_subjects.add(LINK_KEY_SUBJECT)
+    link_of = LinkHasher(keyring)
+    staff = StaffApplication(infrastructure)
+    subjects = SubjectsApplication(infrastructure, link_of)
+    access = AccessApplication(infrastructure, break_glass_minutes=settings.break_glass_minutes)
     return System(
         settings=settings,
         keyring=keyring,
         infrastructure=infrastructure,
-        staff=StaffApplication(infrastructure),
+        staff=staff,
+        subjects=subjects,
+        charts=ChartsApplication(infrastructure),
+        access=access,
+        accommodations=AccommodationsApplication(infrastructure),
+        dual_relationships=DualRelationshipsApplication(
+            infrastructure,
+            DualRelationshipPolicy(
+                lookback_months=settings.dual_relationship_lookback_months,
+                report_within_days=settings.dual_relationship_report_within_days,
+            ),
+        ),
+        chart_access=ChartAccess(
+            staff, subjects, access, link_of, settings.required_agreement_version
+        ),
     )
 
 

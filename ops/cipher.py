@@ -57,7 +57,8 @@ class EnvelopeMapper(Mapper[UUID]):
         if class_version > 1:
             state["class_version"] = class_version
         topic = get_topic(type(domain_event))
-        key_id, key = self.keyring.encryption_key(scope)
+        new_subject = originator_version == 1 and scope.subject_id == originator_id
+        key_id, key = self.keyring.encryption_key(scope, new_subject=new_subject)
         header = FORMAT_V1 + key_id.bytes
         nonce = os.urandom(NONCE_BYTES)
         sealed = key.encrypt(

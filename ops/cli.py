@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from uuid import UUID
 
 import structlog
+from pydantic import ValidationError
 
 from domain.base import KEK_NAMES
 from domain.errors import SequesterError
@@ -48,9 +49,12 @@ def keys_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
-    source = key_source(settings)
-    current = build(settings).keyring.keks.current_version(args.kek)
-    source.create(args.kek, current + 1, development=not settings.production)
+    before = build(settings)
+    current = before.keyring.keks.current_version(args.kek)
+    before.close()
+    if settings.key_source == "files":
+        key_source(settings).create(args.kek, current + 1, development=not settings.production)
+    # with keys from the environment, the operator adds the new version there first
     system = build(settings)
     try:
         version, count = system.keyring.rotate(args.kek)
@@ -178,8 +182,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SequesterError as e:
         print(f"sequester: {e.detail}", file=sys.stderr)
         return 2
-    except ValueError as e:  # pydantic's ValidationError is one: a bad setting
-        print(f"sequester: invalid setting: {str(e).splitlines()[0]}", file=sys.stderr)
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+        print(f"sequester: invalid setting: {problems}", file=sys.stderr)
         return 2
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qs, unquote, urlparse
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.errors import InvalidInput
@@ -23,8 +23,20 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     data_key_cache_size: int = Field(default=10_000, ge=1)
     data_key_cache_ttl_seconds: float = Field(default=300.0, gt=0)
+    required_agreement_version: str | None = None
+    #: Dual relationships: the look-back after a client's case closes, in months, or
+    #: "never" (prohibited whenever the person was ever a client); and the days after
+    #: hire within which a relationship that predates hire must be reported.
+    dual_relationship_lookback_months: int | None = Field(default=24, ge=0)
+    dual_relationship_report_within_days: int = Field(default=30, ge=0)
+    break_glass_minutes: int = Field(default=240, ge=1, le=1440)
     postgres_pool_size: int = Field(default=5, ge=1)
     postgres_lock_timeout_seconds: int = Field(default=5, ge=1)
+
+    @field_validator("dual_relationship_lookback_months", mode="before")
+    @classmethod
+    def _never(cls, value: object) -> object:
+        return None if isinstance(value, str) and value.strip().lower() == "never" else value
 
     @property
     def production(self) -> bool:

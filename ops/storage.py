@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
+from eventsourcing.popo import POPOApplicationRecorder
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
@@ -29,6 +30,18 @@ class PostgresRecorder(PostgresApplicationRecorder):
     def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         write_pending_keys(curs)
         super()._insert_events(curs, stored_events, **kwargs)
+
+
+class MemoryRecorder(POPOApplicationRecorder):
+    """In memory (unit tests): keys are checked and written under the same lock."""
+
+    def _insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        with self._database_lock:
+            self._assert_uniqueness(stored_events, **kwargs)
+            write_pending_keys(None)
+            return self._update_table(stored_events, **kwargs)
 
 
 RECORDER_TOPICS = {

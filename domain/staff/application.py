@@ -7,6 +7,7 @@ from datetime import date
 from domain.base import ContextApplication
 from domain.errors import AlreadyExists
 from domain.staff.aggregate import StaffMember, staff_uuid
+from domain.staff.roster import ROSTER_ID, StaffRoster
 
 
 class StaffApplication(ContextApplication):
@@ -26,7 +27,19 @@ class StaffApplication(ContextApplication):
         if supervisor_id not in (None, staff_id):
             self.get(supervisor_id)
         member = StaffMember.hire(staff_id, display_name, job_title, roles, supervisor_id, hired_on)
-        return self.commit(member)
+        roster = self.roster()
+        roster.list_member(staff_id, supervisor_id)
+        return self.commit(member, roster)
+
+    def roster(self) -> StaffRoster:
+        if self.recorder.select_events(ROSTER_ID, limit=1):
+            roster: StaffRoster = self.load(ROSTER_ID, "staff roster")
+            return roster
+        return StaffRoster()
+
+    def supervisees(self, staff_id: str) -> list[str]:
+        """Active staff whom this staff member supervises."""
+        return self.roster().supervisees(staff_id)
 
     def exists(self, staff_id: str) -> bool:
         return self.recorder.select_events(staff_uuid(staff_id), limit=1) != []
@@ -50,9 +63,13 @@ class StaffApplication(ContextApplication):
         if supervisor_id is not None:
             self.get(supervisor_id)
         member.change_supervisor(supervisor_id)
-        return self.commit(member)
+        roster = self.roster()
+        roster.list_member(staff_id, supervisor_id)
+        return self.commit(member, roster)
 
     def separate(self, staff_id: str, separated_on: date, reason: str) -> int:
         member = self.get(staff_id)
         member.separate(separated_on, reason)
-        return self.commit(member)
+        roster = self.roster()
+        roster.delist_member(staff_id)
+        return self.commit(member, roster)

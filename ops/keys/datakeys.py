@@ -15,9 +15,19 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
-from uuid import UUID
+from uuid import UUID, uuid5
 
+from eventsourcing.persistence import IntegrityError
 from psycopg import sql
+
+
+DATA_KEY_NAMESPACE = UUID("6f1f3a52-1d0c-5b7e-9a47-0b2f9d7c4e11")
+
+
+def data_key_id(kek: str, subject_id: UUID) -> UUID:
+    """One data key per (KEK, subject), so its id follows from the scope: one primary
+    key serves both look-ups, and a second key for a scope cannot be stored."""
+    return uuid5(DATA_KEY_NAMESPACE, f"{kek}|{subject_id}")
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,10 @@ class DataKeyStore(ABC):
     def for_kek(self, kek: str) -> list[DataKeyRecord]: ...
 
     @abstractmethod
+    def live(self, limit: int) -> list[DataKeyRecord]:
+        """Up to `limit` data keys that are not shredded (for warming a cache)."""
+
+    @abstractmethod
     def rewrap(self, key_id: UUID, kek_version: int, wrapped: bytes) -> None: ...
 
     @abstractmethod
@@ -79,6 +93,14 @@ class InMemoryDataKeyStore(DataKeyStore):
             (r for r in self._rows.values() if (r.kek, r.subject_id) == (kek, subject_id)), None
         )
 
+    def insert_with(self, cursor: Any, records: list[DataKeyRecord]) -> None:
+        """Like the SQL stores' unique index: a second key for a scope fails the save."""
+        with self._lock:
+            if any(self.find(r.kek, r.subject_id) for r in records):
+                raise IntegrityError("a data key already exists for this data subject")
+            for record in records:
+                self._rows[record.key_id] = record
+
     def insert(self, record: DataKeyRecord) -> DataKeyRecord:
         with self._lock:
             existing = self.find(record.kek, record.subject_id)
@@ -89,6 +111,9 @@ class InMemoryDataKeyStore(DataKeyStore):
 
     def for_kek(self, kek: str) -> list[DataKeyRecord]:
         return [r for r in self._rows.values() if r.kek == kek]
+
+    def live(self, limit: int) -> list[DataKeyRecord]:
+        return [r for r in self._rows.values() if r.wrapped is not None][:limit]
 
     def rewrap(self, key_id: UUID, kek_version: int, wrapped: bytes) -> None:
         self._rows[key_id] = replace(self._rows[key_id], kek_version=kek_version, wrapped=wrapped)
@@ -146,14 +171,16 @@ class SQLDataKeyStore(DataKeyStore):
         return statement.as_string(None).replace("%s", "?")
 
     def _create_table(self) -> None:
-        blob, ts = ("bytea", "timestamptz") if self.postgres else ("blob", "text")
+        blob, ts, rowid = (
+            ("bytea", "timestamptz", "") if self.postgres else ("blob", "text", " WITHOUT ROWID")
+        )
         with self.datastore.transaction(commit=True) as c:
             c.execute(
                 self._q(
                     "CREATE TABLE IF NOT EXISTS {table} (key_id text PRIMARY KEY, "
                     "kek text NOT NULL, kek_version integer NOT NULL, subject_id text NOT NULL, "
                     f"wrapped {blob}, created_at {ts} NOT NULL, shredded_at {ts}, "
-                    "shred_reason text, UNIQUE (kek, subject_id))"
+                    f"shred_reason text){rowid}"
                 )
             )
 
@@ -185,14 +212,14 @@ class SQLDataKeyStore(DataKeyStore):
         return next(self._select("WHERE key_id = %s", (str(key_id),)), None)
 
     def find(self, kek: str, subject_id: UUID) -> DataKeyRecord | None:
-        return next(self._select("WHERE kek = %s AND subject_id = %s", (kek, str(subject_id))), None)
+        return self.get(data_key_id(kek, subject_id))
 
     def insert(self, record: DataKeyRecord) -> DataKeyRecord:
         with self.datastore.transaction(commit=True) as c:
             c.execute(
                 self._q(
                     "INSERT INTO {table} ({cols}) VALUES (%s, %s, %s, %s, %s, %s, NULL, NULL) "
-                    "ON CONFLICT (kek, subject_id) DO NOTHING"
+                    "ON CONFLICT (key_id) DO NOTHING"
                 ),
                 self._params(record),
             )
@@ -217,6 +244,9 @@ class SQLDataKeyStore(DataKeyStore):
 
     def for_kek(self, kek: str) -> list[DataKeyRecord]:
         return list(self._select("WHERE kek = %s ORDER BY key_id", (kek,)))
+
+    def live(self, limit: int) -> list[DataKeyRecord]:
+        return list(self._select("WHERE wrapped IS NOT NULL LIMIT %s", (limit,)))
 
     def rewrap(self, key_id: UUID, kek_version: int, wrapped: bytes) -> None:
         with self.datastore.transaction(commit=True) as c:

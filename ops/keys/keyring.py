@@ -17,14 +17,14 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import structlog
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from domain.base import KEK_NAMES, KeyScope
 from domain.errors import DataShredded, KeyUnavailable
-from ops.keys.datakeys import DataKeyRecord, DataKeyStore
+from ops.keys.datakeys import DataKeyRecord, DataKeyStore, data_key_id
 from ops.keys.kek import KEY_BYTES, KeyEncryptionKeys
 
 K = TypeVar("K", bound=Hashable)
@@ -117,28 +117,44 @@ class Keyring:
             cache_size, cache_ttl_seconds
         )
         self._by_id: TTLCache[UUID, AESGCM] = TTLCache(cache_size, cache_ttl_seconds)
+        self._cache_size, self._ttl = cache_size, cache_ttl_seconds
+        self._warm: dict[UUID, DataKeyRecord] = {}
+        self._warm_scopes: dict[KeyScope, DataKeyRecord] = {}
+        self._warmed_at: float | None = None
+        self.reserved_subjects: set[UUID] = set()
 
     # -- the hot path -------------------------------------------------------------
-    def encryption_key(self, scope: KeyScope) -> tuple[UUID, AESGCM]:
+    def encryption_key(self, scope: KeyScope, *, new_subject: bool = False) -> tuple[UUID, AESGCM]:
         """The data key for a scope, created on first use.
 
         Inside `unit_of_work()` a new key is only *pending*: it is written in the same
         transaction as the events it encrypts and cached only once that commits.
+        `new_subject` says the subject is being created by this very save, so no key
+        can exist yet and the look-up is skipped (were that ever wrong, the key table's
+        unique index fails the save as a conflict: nothing is stored under a lost key).
         """
         pending = _pending.get()
         if pending is not None and scope in pending.keys:
             record, key = pending.keys[scope]
             return record.key_id, key
-        try:
-            return self._by_scope.get_or_load(scope, lambda: self._load_existing(scope))
-        except _NoKey:
-            pass
+        if not (new_subject and pending is not None):
+            try:
+                return self._by_scope.get_or_load(scope, lambda: self._load_existing(scope))
+            except _NoKey:
+                pass
         record, plaintext = self._new_record(scope)
         if pending is None:
             stored = self.store.insert(record)
             return stored.key_id, AESGCM(self._unwrap(stored))
         pending.keys[scope] = (record, AESGCM(plaintext))
         return record.key_id, pending.keys[scope][1]
+
+    def secret(self, scope: KeyScope) -> bytes:
+        """The raw bytes of a scope's data key (for keyed hashes), created if missing."""
+        record = self.store.find(scope.kek, scope.subject_id)
+        if record is None:
+            record = self.store.insert(self._new_record(scope)[0])
+        return self._unwrap(record)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[None]:
@@ -158,20 +174,44 @@ class Keyring:
         for scope, (record, key) in pending.keys.items():
             self._by_scope.get_or_load(scope, lambda r=record, k=key: (r.key_id, k))
             self._by_id.get_or_load(record.key_id, lambda k=key: k)
-            log.info("data_key.created", kek=scope.kek, subject_id=str(scope.subject_id),
+            log.debug("data_key.created", kek=scope.kek, subject_id=str(scope.subject_id),
                      key_id=str(record.key_id), kek_version=record.kek_version)
 
     def decryption_key(self, key_id: UUID) -> AESGCM:
         return self._by_id.get_or_load(key_id, lambda: self._unwrap_by_id(key_id))
 
     def _load_existing(self, scope: KeyScope) -> tuple[UUID, AESGCM]:
-        record = self.store.find(scope.kek, scope.subject_id)
+        warm = self._warm_scopes.get(scope) if self._is_warm() else None
+        record = warm or self.store.find(scope.kek, scope.subject_id)
         if record is None:
             raise _NoKey
-        return record.key_id, AESGCM(self._unwrap(record))
+        return record.key_id, AESGCM(self._unwrap_fresh(record, warm is not None))
+
+    def _is_warm(self) -> bool:
+        return self._warmed_at is not None and time.monotonic() - self._warmed_at < self._ttl
+
+    def _warm_up(self) -> None:
+        """One query for up to `cache_size` wrapped keys, instead of one per subject.
+        The wrapped copies expire with the cache (a shred or rotation elsewhere shows)."""
+        records = self.store.live(limit=self._cache_size)
+        self._warm = {r.key_id: r for r in records}
+        self._warm_scopes = {KeyScope(r.kek, r.subject_id): r for r in records}
+        self._warmed_at = time.monotonic()
+
+    def _unwrap_fresh(self, record: DataKeyRecord, from_warm: bool) -> bytes:
+        """Unwrap; a warmed copy that no longer unwraps is re-read from the store."""
+        try:
+            return self._unwrap(record)
+        except KeyUnavailable:
+            if not from_warm:
+                raise
+            fresh = self.store.get(record.key_id)
+            if fresh is None:
+                raise
+            return self._unwrap(fresh)
 
     def _new_record(self, scope: KeyScope) -> tuple[DataKeyRecord, bytes]:
-        key_id = uuid4()
+        key_id = data_key_id(scope.kek, scope.subject_id)
         plaintext = secrets.token_bytes(KEY_BYTES)
         version, wrapped = self.keks.wrap(
             scope.kek, plaintext, wrapping_aad(key_id, scope.kek, scope.subject_id)
@@ -182,10 +222,13 @@ class Keyring:
         return record, plaintext
 
     def _unwrap_by_id(self, key_id: UUID) -> AESGCM:
-        record = self.store.get(key_id)
+        if not self._is_warm():
+            self._warm_up()
+        warm = self._warm.get(key_id)
+        record = warm or self.store.get(key_id)
         if record is None:
             raise KeyUnavailable(f"data key {key_id} is not in the key table")
-        return AESGCM(self._unwrap(record))
+        return AESGCM(self._unwrap_fresh(record, warm is not None))
 
     def _unwrap(self, record: DataKeyRecord) -> bytes:
         if record.wrapped is None:
@@ -221,13 +264,17 @@ class Keyring:
             new_version, wrapped = self.keks.wrap(name, plaintext, aad)
             self.store.rewrap(record.key_id, new_version, wrapped)
             count += 1
+        self._warmed_at = None
         log.info("kek.rotated", kek=name, version=version, rewrapped=count)
         return version, count
 
     def shred(self, subject_id: UUID, reason: str) -> int:
         if not reason.strip():
             raise KeyUnavailable("shredding needs a reason")
+        if subject_id in self.reserved_subjects:
+            raise KeyUnavailable(f"{subject_id} holds a system key and cannot be shredded")
         ids = set(self.store.shred(subject_id, reason, datetime.now(UTC)))
+        self._warmed_at = None
         self._by_scope.discard_where(lambda scope: scope.subject_id == subject_id)
         self._by_id.discard_where(lambda key_id: key_id in ids)
         log.warning("subject.shredded", subject_id=str(subject_id), data_keys=len(ids))

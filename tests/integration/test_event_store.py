@@ -100,12 +100,13 @@ def test_rotation_rewraps_and_everything_reads_after_retiring(
     hire(system)
     FileKeySource(key_dir).create("events", 2, development=True)
     rotated = build(settings_for(system.settings.database_url))
-    assert rotated.keyring.rotate("events") == (2, 1)
+    wrapped = rotated.keyring.status()[0].data_keys_by_version[1]
+    assert rotated.keyring.rotate("events") == (2, wrapped)
     FileKeySource(key_dir).retire("events", 1)
     after = build(settings_for(system.settings.database_url))
     assert after.staff.get("S-1").display_name == CANARY_NAME
     status = {k.name: k for k in after.keyring.status()}["events"]
-    assert (status.versions, status.data_keys_by_version) == ([2], {2: 1})
+    assert (status.versions, status.data_keys_by_version) == ([2], {2: wrapped})
     rotated.close()
     after.close()
 
@@ -160,9 +161,12 @@ def test_a_key_created_in_a_lost_race_is_neither_stored_nor_cached(
 ) -> None:
     other = build(settings_for(system.settings.database_url))
     real_find = other.keyring.store.find
-    other.keyring.store.find = lambda kek, subject: None  # type: ignore[method-assign,assignment]
     hire(system, "S-1")  # commits the subject's first data key and its events
     member = other.staff.get("S-1")
+    # `other` has not seen that key yet: the race, made deterministic.
+    other.keyring.store.find = lambda kek, subject: None  # type: ignore[method-assign,assignment]
+    other.keyring._warm_scopes.clear()
+    other.keyring._by_scope.discard_where(lambda scope: True)
     member.sign_confidentiality_agreement("2024.1", date(2024, 1, 9))
     with pytest.raises(ConcurrencyConflict):
         other.staff.commit(member)  # its own new key for S-1 collides: nothing commits
@@ -170,6 +174,25 @@ def test_a_key_created_in_a_lost_race_is_neither_stored_nor_cached(
     other.staff.sign_agreement("S-1", "2024.1", date(2024, 1, 9))
     fresh = build(settings_for(system.settings.database_url))
     assert fresh.staff.get("S-1").version == 2
-    assert fresh.keyring.status()[0].data_keys_by_version == {1: 1}
+    assert fresh.keyring.store.find("events", staff_uuid("S-1")) is not None
+    assert len(fresh.keyring.store.for_kek("events")) == 2  # the member's and the roster's
     for s in (other, fresh):
         s.close()
+
+
+def test_every_staff_event_round_trips(system: System) -> None:
+    hire(system, "M-1")
+    hire(system, "S-1")
+    system.staff.sign_agreement("S-1", "2024.1", date(2024, 1, 9))
+    system.staff.assign_roles("S-1", ["clinician", "peer_staff"])
+    system.staff.change_supervisor("S-1", "M-1")
+    system.staff.separate("S-1", date(2025, 1, 1), CANARY_REASON)
+    fresh = StaffApplication(system.infrastructure)
+    member = fresh.get("S-1")
+    assert vars(member) == vars(system.staff.get("S-1"))
+    assert (member.roles, member.supervisor_id, member.separated_on) == (
+        ["clinician", "peer_staff"], "M-1", date(2025, 1, 1))
+    assert fresh.roster().supervisors == {"M-1": None}
+    topics = {row[2].rsplit(".", 1)[-1] for row in dbutil.rows(system)}
+    assert topics >= {"Hired", "ConfidentialityAgreementSigned", "RolesAssigned",
+                      "SupervisorChanged", "Separated", "Listed", "Delisted", "Started"}

@@ -33,7 +33,7 @@ def test_status_rotate_retire(workdir: Path, capsys: pytest.CaptureFixture[str])
     capsys.readouterr()
     assert main(["keys", "status"]) == 0
     out = capsys.readouterr().out
-    assert "events: versions [2], current v2, data keys wrapped: v2: 14" in out
+    assert "events: versions [2], current v2, data keys wrapped: v2: 15" in out  # 14 staff + the roster
 
 
 def test_retire_refuses_a_version_still_in_use(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -68,3 +68,12 @@ def test_bad_database_url_is_one_clear_line(
 def test_shred_needs_a_uuid(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["keys", "shred", "--subject", "../etc", "--reason", "x"]) == 2
     assert "must be a data subject id" in capsys.readouterr().err
+
+
+def test_the_look_back_can_be_never(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ops.settings import Settings
+
+    monkeypatch.setenv("SEQUESTER_DUAL_RELATIONSHIP_LOOKBACK_MONTHS", "never")
+    assert Settings().dual_relationship_lookback_months is None
+    monkeypatch.setenv("SEQUESTER_DUAL_RELATIONSHIP_LOOKBACK_MONTHS", "36")
+    assert Settings().dual_relationship_lookback_months == 36

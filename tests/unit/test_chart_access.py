@@ -1,0 +1,121 @@
+"""Chart access decided from real staff, subjects and grants (in memory).
+
+The three link rules must look identical to anyone but the Director's office.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from domain.access.policy import Decision, Principal
+from ops.bootstrap import System
+from tests import canaries
+
+NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+HIRED = date(2024, 1, 8)
+LEGAL_NAME = "Marisol Vantongeren-Okoye"
+canaries.plant(LEGAL_NAME)
+
+
+def staff(system: System, staff_id: str, roles: list[str], supervisor: str | None = None) -> None:
+    title = "clinician" if "clinician" in roles else "program_manager"
+    system.staff.hire(staff_id, f"Staff {staff_id}", title, roles, HIRED, supervisor_id=supervisor)
+    system.staff.sign_agreement(staff_id, "2024.1", HIRED)
+
+
+@pytest.fixture
+def agency(memory_system: System) -> System:
+    staff(memory_system, "PO", ["privacy_officer"])
+    staff(memory_system, "M-1", ["manager", "clinician"])
+    staff(memory_system, "R-1", ["peer_staff", "clinician"], supervisor="M-1")
+    staff(memory_system, "C-1", ["clinician"])
+    return memory_system
+
+
+def enrol(system: System, staff_id: str | None, category: str = "employee") -> str:
+    pseudonym, _ = system.subjects.enrol(
+        LEGAL_NAME, date(1990, 2, 3), category, staff_id=staff_id, enrolled_on=HIRED
+    )
+    return pseudonym
+
+
+def grant(system: System, grantee: str, pseudonym: str, purpose: str = "TREAT") -> None:
+    subject = system.subjects.get(pseudonym)
+    system.access.grant(
+        grantee, pseudonym, subject.id, "write", purpose, NOW + timedelta(days=30),
+        "treating clinician", "PO", NOW - timedelta(days=1), actor_roles=["privacy_officer"],
+    )
+
+
+def decide(system: System, who: str, pseudonym: str, purpose: str = "TREAT") -> Decision:
+    roles = frozenset(system.staff.get(who).roles)
+    return system.chart_access.decide(Principal(who, roles), "read", pseudonym, purpose, NOW)
+
+
+def test_a_granted_clinician_reads(agency: System) -> None:
+    pseudonym = enrol(agency, "R-1")
+    grant(agency, "C-1", pseudonym)
+    assert decide(agency, "C-1", pseudonym).rule == "grant"
+
+
+def test_no_grant_is_denied(agency: System) -> None:
+    decision = decide(agency, "C-1", enrol(agency, "R-1"))
+    assert (decision.allowed, decision.rule) == (False, "no_grant")
+
+
+def test_staff_never_read_their_own_chart_even_with_a_grant(agency: System) -> None:
+    pseudonym = enrol(agency, "R-1")
+    grant(agency, "R-1", pseudonym)
+    decision = decide(agency, "R-1", pseudonym)
+    assert (decision.allowed, decision.rule) == (False, "self_access")
+
+
+def test_supervisor_is_refused_clinical_access(agency: System) -> None:
+    pseudonym = enrol(agency, "R-1")
+    grant(agency, "M-1", pseudonym)
+    assert decide(agency, "M-1", pseudonym).rule == "supervisor_as_clinician"
+
+
+def test_group_co_member_is_refused(agency: System) -> None:
+    own = enrol(agency, "C-1")  # C-1 is a client too, and attends group G-7
+    agency.subjects.add_group(own, "G-7", date(2026, 1, 1))
+    other = enrol(agency, None, "public_figure")
+    agency.subjects.add_group(other, "G-7", date(2026, 2, 1))
+    grant(agency, "C-1", other)
+    assert decide(agency, "C-1", other).rule == "group_co_member"
+
+
+def test_without_a_current_agreement_access_is_refused(agency: System) -> None:
+    agency.staff.hire("C-9", "Staff C-9", "clinician", ["clinician"], HIRED)
+    pseudonym = enrol(agency, "R-1")
+    grant(agency, "C-9", pseudonym)
+    assert decide(agency, "C-9", pseudonym).rule == "no_confidentiality_agreement"
+
+
+def test_link_denials_look_the_same_to_everyone_but_the_director(agency: System) -> None:
+    own = enrol(agency, "C-1")
+    agency.subjects.add_group(own, "G-7", date(2026, 1, 1))
+    co_member = enrol(agency, None, "public_figure")
+    agency.subjects.add_group(co_member, "G-7", date(2026, 2, 1))
+    supervised = enrol(agency, "R-1")
+    for who, pseudonym in (("C-1", co_member), ("C-1", own), ("M-1", supervised)):
+        grant(agency, who, pseudonym)
+    denials = [decide(agency, "C-1", co_member), decide(agency, "C-1", own),
+               decide(agency, "M-1", supervised)]
+    assert {d.rule for d in denials} == {"group_co_member", "self_access", "supervisor_as_clinician"}
+    for roles in ({"privacy_officer"}, {"auditor"}, {"clinician"}, {"manager"}):
+        views = {(d.view_for(frozenset(roles)).rule, d.view_for(frozenset(roles)).explanation)
+                 for d in denials}
+        assert len(views) == 1 and next(iter(views))[0] == "sequestration"
+    assert {d.view_for(frozenset({"director"})).rule for d in denials} == {
+        "group_co_member", "self_access", "supervisor_as_clinician"}
+
+
+def test_the_link_is_stored_only_as_a_keyed_hash(agency: System) -> None:
+    pseudonym = enrol(agency, "R-1")
+    subject = agency.subjects.get(pseudonym)
+    assert subject.staff_link and "R-1" not in subject.staff_link
+    assert subject.staff_link == agency.subjects.link_of("R-1")
+    assert LEGAL_NAME not in repr(vars(subject))
