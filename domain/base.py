@@ -113,16 +113,29 @@ class ContextApplication(Application[UUID]):
         """The shared infrastructure outlives any one application: its owner closes it."""
         self.closing.set()
 
-    def commit(self, *aggregates: ProtectedAggregate) -> int:
-        """Save every aggregate's pending events atomically; return the log position."""
+    def commit(self, *aggregates: ProtectedAggregate, attach_audit: bool = True) -> int:
+        """Save every aggregate's pending events atomically; return the log position.
+
+        Inside `domain.audit.trail.audited_command`, the command's audit record is
+        saved in the same transaction.
+        """
+        from domain.audit.trail import give_back_command_entry, records_for, take_command_entry
+
+        entry = take_command_entry() if attach_audit else None
+        if entry is not None:
+            aggregates = (*aggregates, *records_for(entry))
         scopes = {agg.id: agg.key_scope for agg in aggregates}
         try:
             with self._infrastructure.unit_of_work(), bound_key_scopes(scopes):
                 recordings = self.save(*aggregates)
         except IntegrityError:
+            give_back_command_entry(entry)
             raise ConcurrencyConflict(
                 "another change to the same record was saved first; reload and retry"
             ) from None
+        except BaseException:
+            give_back_command_entry(entry)
+            raise
         return max((r.notification.id for r in recordings), default=self.position())
 
     def position(self) -> int:

@@ -22,6 +22,8 @@ from psycopg import sql
 
 from domain.base import KEK_NAMES, Infrastructure
 from domain.access.application import AccessApplication
+from domain.audit.application import AuditTrail
+from domain.audit.trail import AUDIT_SUBJECT
 from domain.access.facts import ChartAccess
 from domain.accommodations.application import AccommodationsApplication
 from domain.charts.application import ChartsApplication
@@ -34,7 +36,11 @@ from ops.keys.kek import EnvKeySource, FileKeySource, KeyMaterialSource, load_ke
 from ops.keys.keyring import Keyring
 from ops.keys.link import LINK_KEY_SUBJECT, LinkHasher
 from ops.settings import Settings
-from ops.storage import RECORDER_TOPICS, MemoryRecorder
+from ops.checkpoints import CheckpointSigner
+from ops.keys.signing import create_signing_key_file, load_signer
+from ops.ledger import Ledger
+from ops.sqltext import Dialect
+from ops.storage import RECORDER_TOPICS, MemoryRecorder, PostgresRecorder
 
 
 class DateAsISO(Transcoding):
@@ -109,6 +115,8 @@ class System:
     accommodations: AccommodationsApplication
     dual_relationships: DualRelationshipsApplication
     chart_access: ChartAccess
+    audit: AuditTrail
+    ledger: Ledger | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
@@ -131,6 +139,7 @@ def build(settings: Settings, *, verify_keys: bool = True) -> System:
     factory, env = build_factory(settings)
     memory = env["PERSISTENCE_MODULE"] == "eventsourcing.popo"
     recorder = MemoryRecorder() if memory else factory.application_recorder()
+    ledger = None if memory else attach_ledger(recorder)
     keyring = build_keyring(settings, data_key_store(factory, recorder))
     if verify_keys:
         keyring.verify()
@@ -142,12 +151,33 @@ def build(settings: Settings, *, verify_keys: bool = True) -> System:
         env=env,
         unit_of_work=keyring.unit_of_work,
     )
-    return assemble(settings, keyring, infrastructure)
+    system = assemble(settings, keyring, infrastructure)
+    system.ledger = ledger
+    return system
+
+
+def attach_ledger(recorder: Any) -> Ledger:
+    """The Merkle leaf and checkpoint tables, written by the recorder with the events."""
+    postgres = isinstance(recorder, PostgresRecorder)
+    schema = recorder.datastore.schema if postgres else ""
+    ledger = Ledger(recorder.datastore, Dialect(postgres=postgres, schema=schema),
+                    recorder.events_table_name)
+    recorder.ledger = ledger
+    return ledger
+
+
+def checkpoint_signer(settings: Settings) -> CheckpointSigner:
+    return load_signer(
+        settings.key_dir,
+        os.environ,
+        from_env=settings.key_source == "env",
+        production=settings.production,
+    )
 
 
 def assemble(settings: Settings, keyring: Keyring, infrastructure: Infrastructure) -> System:
     """One application per bounded context, all over the same infrastructure."""
-    keyring.reserved_subjects.add(LINK_KEY_SUBJECT)
+    keyring.reserved_subjects.update({LINK_KEY_SUBJECT, AUDIT_SUBJECT})
     link_of = LinkHasher(keyring)
     staff = StaffApplication(infrastructure)
     subjects = SubjectsApplication(infrastructure, link_of)
@@ -168,6 +198,7 @@ def assemble(settings: Settings, keyring: Keyring, infrastructure: Infrastructur
                 report_within_days=settings.dual_relationship_report_within_days,
             ),
         ),
+        audit=AuditTrail(infrastructure),
         chart_access=ChartAccess(
             staff, subjects, access, link_of, settings.required_agreement_version
         ),
@@ -183,3 +214,5 @@ def ensure_development_keys(settings: Settings) -> None:
     for name in KEK_NAMES:
         if name not in existing:
             source.create(name, 1, development=True)
+    if not (settings.key_dir / "checkpoint.signing").exists():
+        create_signing_key_file(settings.key_dir, settings.checkpoint_origin, development=True)

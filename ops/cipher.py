@@ -75,7 +75,7 @@ class EnvelopeMapper(Mapper[UUID]):
             raise TamperDetected(f"{describe(stored)} is not a sequester ciphertext")
         header = data[:HEADER_BYTES]
         try:
-            key = self.keyring.decryption_key(UUID(bytes=header[1:]))
+            key = self.keyring.decryption_key_for(header[1:])
         except DataShredded as e:
             raise DataShredded(f"{describe(stored)} cannot be read: {e.detail}") from None
         except KeyUnavailable as e:

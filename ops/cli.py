@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from collections.abc import Callable, Sequence
 from uuid import UUID
 
@@ -12,7 +13,9 @@ from pydantic import ValidationError
 
 from domain.base import KEK_NAMES
 from domain.errors import SequesterError
-from ops.bootstrap import build, ensure_development_keys, key_source
+from ops.bootstrap import build, checkpoint_signer, ensure_development_keys, key_source
+from ops.keys.signing import create_signing_key_file
+from ops.ledger import verify
 from ops.logging import configure_logging
 from ops.settings import Settings
 
@@ -29,6 +32,9 @@ def keys_init(args: argparse.Namespace, settings: Settings) -> int:
         )
     for name in KEK_NAMES:
         source.create(name, 1, development=not args.production)
+    create_signing_key_file(
+        settings.key_dir, settings.checkpoint_origin, development=not args.production
+    )
     kind = "production" if args.production else "development"
     print(f"created {kind} key-encryption keys {list(KEK_NAMES)} in {settings.key_dir}")
     return 0
@@ -99,6 +105,42 @@ def keys_shred(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
+    system = build(settings)
+    try:
+        signer = checkpoint_signer(settings)
+        if args.verifier_key:
+            print(signer.verifier_key())
+            return 0
+        if system.ledger is None:
+            raise SequesterError("the in-memory backend keeps no Merkle log")
+        print(system.ledger.checkpoint(signer, settings.checkpoint_origin), end="")
+    finally:
+        system.close()
+    return 0
+
+
+def audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    system = build(settings, verify_keys=False)  # verification needs no data keys
+    try:
+        if system.ledger is None:
+            raise SequesterError("the in-memory backend keeps no Merkle log")
+        notes = [Path(f).read_text() for f in args.checkpoint]
+        report = verify(system.ledger, [checkpoint_signer(settings).verifier_key()], notes)
+    except OSError as e:
+        raise SequesterError(f"cannot read checkpoint file: {e.strerror}") from None
+    finally:
+        system.close()
+    if not report.ok:
+        print(f"sequester: audit verify FAILED: {report.problems[0]}", file=sys.stderr)
+        return 1
+    print(
+        f"audit log verified: {report.size} rows, root {report.root.hex()}, "
+        f"{report.checked_checkpoints} checkpoint(s) consistent"
+    )
+    return 0
+
+
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -160,6 +202,15 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("--subject", required=True, help="data subject id (UUID)")
     k.add_argument("--reason", required=True)
     k.set_defaults(run=keys_shred)
+
+    audit = sub.add_parser("audit", help="tamper evidence of the log")
+    au = audit.add_subparsers(dest="audit_command", required=True)
+    a = au.add_parser("checkpoint", help="sign, store and print the current tree head")
+    a.add_argument("--verifier-key", action="store_true", help="print the verifier key instead")
+    a.set_defaults(run=audit_checkpoint)
+    a = au.add_parser("verify", help="recompute the Merkle tree and check every checkpoint")
+    a.add_argument("--checkpoint", action="append", default=[], metavar="FILE")
+    a.set_defaults(run=audit_verify)
 
     b = sub.add_parser("bench", help="benchmarks")
     bs = b.add_subparsers(dest="bench_command", required=True)

@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     data_key_cache_size: int = Field(default=10_000, ge=1)
     data_key_cache_ttl_seconds: float = Field(default=300.0, gt=0)
+    checkpoint_origin: str = "sequester.local/audit-log"
     required_agreement_version: str | None = None
     #: Dual relationships: the look-back after a client's case closes, in months, or
     #: "never" (prohibited whenever the person was ever a client); and the days after

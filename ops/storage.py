@@ -16,20 +16,37 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from ops.keys.keyring import write_pending_keys
+from ops.ledger import Ledger
 
 
 class SQLiteRecorder(SQLiteApplicationRecorder):
+    ledger: Ledger | None = None
+
     def _insert_events(
         self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         write_pending_keys(c)
-        return super()._insert_events(c, stored_events, **kwargs)
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        if self.ledger is not None:
+            self.ledger.append_with(c, ids, stored_events)
+        return ids
 
 
 class PostgresRecorder(PostgresApplicationRecorder):
+    ledger: Ledger | None = None
+
     def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         write_pending_keys(curs)
         super()._insert_events(curs, stored_events, **kwargs)
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """Runs under the table lock, so leaf indexes follow notification order."""
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        if self.ledger is not None:
+            self.ledger.append_with(curs, ids, stored_events)
+        return ids
 
 
 class MemoryRecorder(POPOApplicationRecorder):

@@ -22,6 +22,7 @@ from psycopg import sql
 from domain.base import KEK_NAMES
 from ops.bootstrap import System, build
 from ops.keys.kek import FileKeySource
+from ops.keys.signing import create_signing_key_file
 from ops.logging import configure_logging
 from ops.settings import Settings
 from tests import canaries
@@ -36,6 +37,7 @@ def make_keys(directory: Path) -> Path:
     for name in KEK_NAMES:
         material = source.create(name, 1, development=True)
         canaries.plant(base64.b64encode(material.secret).decode())
+    create_signing_key_file(directory, "sequester.test/log", development=True)
     return directory
 
 

@@ -72,6 +72,8 @@ class PendingKeys:
     store: DataKeyStore
     keys: dict[KeyScope, tuple[DataKeyRecord, AESGCM]] = field(default_factory=dict)
     written: bool = False
+    #: every scope resolved during this save (new or existing): one look-up per scope
+    resolved: dict[KeyScope, tuple[UUID, AESGCM]] = field(default_factory=dict)
 
     def write(self, cursor: object) -> None:
         """Called by the recorder inside the events' transaction (every attempt)."""
@@ -116,7 +118,7 @@ class Keyring:
         self._by_scope: TTLCache[KeyScope, tuple[UUID, AESGCM]] = TTLCache(
             cache_size, cache_ttl_seconds
         )
-        self._by_id: TTLCache[UUID, AESGCM] = TTLCache(cache_size, cache_ttl_seconds)
+        self._by_id: TTLCache[bytes, AESGCM] = TTLCache(cache_size, cache_ttl_seconds)
         self._cache_size, self._ttl = cache_size, cache_ttl_seconds
         self._warm: dict[UUID, DataKeyRecord] = {}
         self._warm_scopes: dict[KeyScope, DataKeyRecord] = {}
@@ -134,9 +136,16 @@ class Keyring:
         unique index fails the save as a conflict: nothing is stored under a lost key).
         """
         pending = _pending.get()
-        if pending is not None and scope in pending.keys:
-            record, key = pending.keys[scope]
-            return record.key_id, key
+        if pending is None:
+            return self._resolve(scope, new_subject=False, pending=None)
+        resolved = pending.resolved.get(scope)
+        if resolved is None:
+            resolved = pending.resolved[scope] = self._resolve(scope, new_subject, pending)
+        return resolved
+
+    def _resolve(
+        self, scope: KeyScope, new_subject: bool, pending: PendingKeys | None
+    ) -> tuple[UUID, AESGCM]:
         if not (new_subject and pending is not None):
             try:
                 return self._by_scope.get_or_load(scope, lambda: self._load_existing(scope))
@@ -173,12 +182,18 @@ class Keyring:
                 self.store.insert(record)
         for scope, (record, key) in pending.keys.items():
             self._by_scope.get_or_load(scope, lambda r=record, k=key: (r.key_id, k))
-            self._by_id.get_or_load(record.key_id, lambda k=key: k)
+            self._by_id.get_or_load(record.key_id.bytes, lambda k=key: k)
             log.debug("data_key.created", kek=scope.kek, subject_id=str(scope.subject_id),
                      key_id=str(record.key_id), kek_version=record.kek_version)
 
     def decryption_key(self, key_id: UUID) -> AESGCM:
-        return self._by_id.get_or_load(key_id, lambda: self._unwrap_by_id(key_id))
+        return self._by_id.get_or_load(key_id.bytes, lambda: self._unwrap_by_id(key_id))
+
+    def decryption_key_for(self, raw_key_id: bytes) -> AESGCM:
+        """The hot path: keyed by the 16 id bytes of a ciphertext header."""
+        return self._by_id.get_or_load(
+            raw_key_id, lambda: self._unwrap_by_id(UUID(bytes=raw_key_id))
+        )
 
     def _load_existing(self, scope: KeyScope) -> tuple[UUID, AESGCM]:
         warm = self._warm_scopes.get(scope) if self._is_warm() else None
@@ -276,7 +291,8 @@ class Keyring:
         ids = set(self.store.shred(subject_id, reason, datetime.now(UTC)))
         self._warmed_at = None
         self._by_scope.discard_where(lambda scope: scope.subject_id == subject_id)
-        self._by_id.discard_where(lambda key_id: key_id in ids)
+        raw_ids = {key_id.bytes for key_id in ids}
+        self._by_id.discard_where(lambda raw: raw in raw_ids)
         log.warning("subject.shredded", subject_id=str(subject_id), data_keys=len(ids))
         return len(ids)
 

@@ -1,0 +1,92 @@
+"""Audit records: a command's record commits with its events, or neither commits."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from domain.audit.trail import AUDIT_SUBJECT, AuditEntry, AuditRecord, DirectorAuditNote, audited_command
+from domain.errors import ConcurrencyConflict, DataShredded
+from ops.bootstrap import System
+from tests import dbutil
+
+NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+
+
+def entry(action: str = "staff.create", **kw: object) -> AuditEntry:
+    fields: dict[str, object] = dict(
+        principal="HR-1", roles=["hr"], action=action, target="S-1", decision="allowed",
+        rule="role", at=NOW, request_id="req-1",
+    )
+    fields.update(kw)
+    return AuditEntry(**fields)  # type: ignore[arg-type]
+
+
+def topics(system: System) -> list[str]:
+    return [row[2].rsplit(":", 1)[-1] for row in dbutil.rows(system)]
+
+
+def test_a_commands_record_is_saved_in_the_same_transaction(system: System) -> None:
+    e = entry()
+    with audited_command(e):
+        position = system.staff.hire("S-1", "A", "clinician", ["clinician"], date(2024, 1, 8))
+    assert topics(system) == [
+        "StaffMember.Hired", "StaffRoster.Started", "StaffRoster.Listed", "AuditRecord.Recorded"
+    ]
+    assert position == max(r[4] for r in dbutil.rows(system))
+    assert system.audit.get(e.record_id).entry["action"] == "staff.create"
+
+
+def test_only_the_first_commit_of_a_command_carries_its_record(system: System) -> None:
+    with audited_command(entry()):
+        system.staff.hire("S-1", "A", "clinician", ["clinician"], date(2024, 1, 8))
+        system.staff.sign_agreement("S-1", "v1", date(2024, 1, 8))
+    assert topics(system).count("AuditRecord.Recorded") == 1
+
+
+def test_a_failed_commit_gives_the_record_back(system: System) -> None:
+    system.staff.hire("S-1", "A", "clinician", ["clinician"], date(2024, 1, 8))
+    stale = system.staff.get("S-1")
+    system.staff.sign_agreement("S-1", "v1", date(2024, 1, 8))
+    e = entry("staff.update")
+    with audited_command(e) as command:
+        stale.assign_roles(["manager"])
+        with pytest.raises(ConcurrencyConflict):
+            system.staff.commit(stale)
+        assert not command.committed
+        system.audit.record(e)  # the caller stores the refusal on its own
+    assert topics(system).count("AuditRecord.Recorded") == 1
+
+
+def test_if_the_audit_record_cannot_be_written_nothing_commits(system: System) -> None:
+    system.audit.record(entry("warm-up"))
+    before = dbutil.rows(system)
+    system.keyring.store.shred(AUDIT_SUBJECT, "fault injection", NOW)  # bypasses the guard
+    system.keyring._by_scope.discard_where(lambda s: True)
+    system.keyring._warmed_at = None
+    with audited_command(entry()), pytest.raises(DataShredded):
+        system.staff.hire("S-1", "A", "clinician", ["clinician"], date(2024, 1, 8))
+    assert dbutil.rows(system) == before
+    assert not system.staff.exists("S-1")
+
+
+def test_link_rules_reach_auditors_only_as_sequestration(system: System) -> None:
+    e = entry("chart.read", decision="denied", rule="sequestration", director_rule="self_access",
+              target="SQ-AAAA-BBBB")
+    system.audit.record(e)
+    record = system.audit.get(e.record_id)
+    assert record.entry["rule"] == "sequestration" and "director_rule" not in record.entry
+    notes = [row for row in dbutil.rows(system) if row[2].endswith("DirectorAuditNote.Noted")]
+    assert len(notes) == 1
+    note = system.audit.repository.get(notes[0][0])
+    assert isinstance(note, DirectorAuditNote) and note.rule == "self_access"
+    assert system.keyring.store.find("director", AUDIT_SUBJECT) is not None
+    assert isinstance(record, AuditRecord)
+
+
+def test_the_audit_subject_cannot_be_shredded(system: System) -> None:
+    from domain.errors import KeyUnavailable
+
+    with pytest.raises(KeyUnavailable, match="system key"):
+        system.keyring.shred(AUDIT_SUBJECT, "oops")
