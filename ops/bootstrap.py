@@ -38,6 +38,7 @@ from ops.keys.link import LINK_KEY_SUBJECT, LinkHasher
 from ops.settings import Settings
 from ops.checkpoints import CheckpointSigner
 from ops.keys.signing import create_signing_key_file, load_signer
+from ops.keys.tokens import create_token_keys
 from ops.ledger import Ledger
 from ops.sqltext import Dialect
 from ops.storage import RECORDER_TOPICS, MemoryRecorder, PostgresRecorder
@@ -216,3 +217,5 @@ def ensure_development_keys(settings: Settings) -> None:
             source.create(name, 1, development=True)
     if not (settings.key_dir / "checkpoint.signing").exists():
         create_signing_key_file(settings.key_dir, settings.checkpoint_origin, development=True)
+    if not (settings.key_dir / "token-signing.jwk").exists():
+        create_token_keys(settings.key_dir)

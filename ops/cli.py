@@ -15,6 +15,7 @@ from domain.base import KEK_NAMES
 from domain.errors import SequesterError
 from ops.bootstrap import build, checkpoint_signer, ensure_development_keys, key_source
 from ops.keys.signing import create_signing_key_file
+from ops.keys.tokens import create_token_keys, sign_development_token
 from ops.ledger import verify
 from ops.logging import configure_logging
 from ops.settings import Settings
@@ -35,6 +36,8 @@ def keys_init(args: argparse.Namespace, settings: Settings) -> int:
     create_signing_key_file(
         settings.key_dir, settings.checkpoint_origin, development=not args.production
     )
+    if not args.production:
+        create_token_keys(settings.key_dir)
     kind = "production" if args.production else "development"
     print(f"created {kind} key-encryption keys {list(KEK_NAMES)} in {settings.key_dir}")
     return 0
@@ -141,6 +144,23 @@ def audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def token(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.production:
+        raise SequesterError("sequester token is for development; production uses the identity provider")
+    ensure_development_keys(settings)
+    print(
+        sign_development_token(
+            settings.key_dir,
+            sub=args.sub,
+            roles=args.role,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            ttl=args.ttl,
+        )
+    )
+    return 0
+
+
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -182,6 +202,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8000)
     s.set_defaults(run=serve)
     sub.add_parser("demo", help="load a demo agency (idempotent)").set_defaults(run=demo)
+    t = sub.add_parser("token", help="print a development bearer token")
+    t.add_argument("--sub", required=True)
+    t.add_argument("--role", action="append", required=True)
+    t.add_argument("--ttl", type=int, default=3600)
+    t.set_defaults(run=token)
 
     keys = sub.add_parser("keys", help="manage key-encryption and data keys")
     ks = keys.add_subparsers(dest="keys_command", required=True)

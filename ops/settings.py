@@ -24,6 +24,12 @@ class Settings(BaseSettings):
     data_key_cache_size: int = Field(default=10_000, ge=1)
     data_key_cache_ttl_seconds: float = Field(default=300.0, gt=0)
     checkpoint_origin: str = "sequester.local/audit-log"
+    jwt_issuer: str = "sequester-dev"
+    jwt_audience: str = "sequester"
+    jwks_file: Path | None = None  # default: <key_dir>/jwks.json
+    jwks_url: str | None = None
+    jwt_algorithms: list[str] = ["EdDSA"]
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
     required_agreement_version: str | None = None
     #: Dual relationships: the look-back after a client's case closes, in months, or
     #: "never" (prohibited whenever the person was ever a client); and the days after
@@ -73,6 +79,11 @@ class Settings(BaseSettings):
             "SEQUESTER_DATABASE_URL must start with sqlite:///, postgresql:// or memory:// "
             f"(got scheme {url.scheme!r})"
         )
+
+    def jwks_path(self) -> Path | None:
+        if self.jwks_url:
+            return None
+        return self.jwks_file or self.key_dir / "jwks.json"
 
     def sqlite_path(self) -> str:
         path = self.database_url.removeprefix("sqlite:///")

@@ -23,6 +23,7 @@ from domain.base import KEK_NAMES
 from ops.bootstrap import System, build
 from ops.keys.kek import FileKeySource
 from ops.keys.signing import create_signing_key_file
+from ops.keys.tokens import create_token_keys
 from ops.logging import configure_logging
 from ops.settings import Settings
 from tests import canaries
@@ -38,6 +39,7 @@ def make_keys(directory: Path) -> Path:
         material = source.create(name, 1, development=True)
         canaries.plant(base64.b64encode(material.secret).decode())
     create_signing_key_file(directory, "sequester.test/log", development=True)
+    create_token_keys(directory)
     return directory
 
 

@@ -77,3 +77,24 @@ def test_the_look_back_can_be_never(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Settings().dual_relationship_lookback_months is None
     monkeypatch.setenv("SEQUESTER_DUAL_RELATIONSHIP_LOOKBACK_MONTHS", "36")
     assert Settings().dual_relationship_lookback_months == 36
+
+
+def test_token_prints_a_verifiable_development_token(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from api.auth import TokenVerifier
+
+    assert main(["token", "--sub", "C-001", "--role", "clinician", "--ttl", "60"]) == 0
+    token = capsys.readouterr().out.strip()
+    verifier = TokenVerifier(
+        issuer="sequester-dev", audience="sequester", jwks_file=workdir / "var" / "keys" / "jwks.json"
+    )
+    assert verifier.verify(token).roles == {"clinician"}
+
+
+def test_token_is_refused_in_production(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SEQUESTER_ENV", "production")
+    assert main(["token", "--sub", "D-1", "--role", "director"]) == 2
+    assert "for development" in capsys.readouterr().err
