@@ -2,41 +2,98 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+import structlog
+from fastapi import FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from starlette.routing import Match
 
+from api import audit, errors
+from api.auth import TokenVerifier
+from api.routers import ops, staff, subjects
 from ops.bootstrap import System, build
 from ops.settings import Settings
 
+log = structlog.get_logger("sequester.api")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
-def create_app(settings: Settings) -> FastAPI:
+
+def create_app(settings: Settings, system: System | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.system = build(settings)
+        app.state.system = system or build(settings)
+        app.state.verifier = TokenVerifier(
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            jwks_file=settings.jwks_path(),
+            jwks_url=settings.jwks_url,
+            algorithms=tuple(settings.jwt_algorithms),
+            leeway_seconds=settings.jwt_leeway_seconds,
+        )
         try:
             yield
         finally:
-            app.state.system.close()
+            if system is None:
+                app.state.system.close()
 
     app = FastAPI(title="sequester", version="0.1.0", lifespan=lifespan)
-
-    @app.get("/healthz", tags=["ops"])
-    def healthz() -> dict[str, str]:
-        """Liveness: the process is up."""
-        return {"status": "ok"}
-
-    @app.get("/readyz", tags=["ops"])
-    def readyz(request: Request) -> JSONResponse:
-        """Readiness: the database answers and the keys unwrap the stored data keys."""
-        system: System = request.app.state.system
-        try:
-            system.staff.position()
-            system.keyring.verify()
-        except Exception:  # any failure here means "not ready", never a stack trace
-            return JSONResponse({"status": "unavailable"}, status_code=503)
-        return JSONResponse({"status": "ready"})
-
+    errors.install(app)
+    for router in (ops.router, staff.router, subjects.router):
+        app.include_router(router)
+    app.middleware("http")(audited_requests)
     return app
+
+
+def route_template(request: Request) -> str:
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match == Match.FULL:
+            return f"{request.method} {getattr(route, 'path', '?')}"
+    return f"{request.method} (unknown route)"
+
+
+async def audited_requests(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    given = request.headers.get("x-request-id", "")
+    request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    record = audit.RequestAudit(request_id=request_id, action=route_template(request))
+    token = audit.current.set(record)
+    started = time.perf_counter()
+    try:
+        response = await call_next(request)
+        if not record.stored and request.url.path not in ("/healthz", "/readyz", "/metrics"):
+            response = await store_after(request, record, response)
+    finally:
+        audit.current.reset(token)
+        structlog.contextvars.unbind_contextvars("request_id")
+    response.headers["X-Request-ID"] = request_id
+    response.headers.setdefault("Cache-Control", "no-store")
+    log.info(
+        "http.request",
+        route=record.action,
+        status=response.status_code,
+        principal=record.principal,
+        ms=round((time.perf_counter() - started) * 1000, 1),
+    )
+    return response
+
+
+async def store_after(request: Request, record: audit.RequestAudit, response: Response) -> Response:
+    """The request's one audit record, when the handler did not commit it itself."""
+    status = response.status_code
+    entry = record.entry(audit.decision_for(status), str(status), rule=record.rule or "http")
+    system: System = request.app.state.system
+    try:
+        await run_in_threadpool(system.audit.record, entry)
+    except Exception as e:  # fail closed: no response without its audit record
+        log.error("audit.write_failed", error_type=type(e).__name__)
+        return errors.body("Unavailable", "the audit trail could not be written; retry", 503)
+    record.stored = True
+    return response

@@ -42,6 +42,7 @@ class AuditEntry:
     request_id: str = ""
     purpose: str | None = None
     outcome: str = ""  # e.g. an HTTP status, an error kind
+    justification: str = ""  # a stated reason (e.g. for resolving a pseudonym)
     director_rule: str | None = None  # the precise link rule; stored under the director KEK
     record_id: UUID = field(default_factory=uuid4)
 

@@ -1,0 +1,53 @@
+"""Dependencies: the system, the verified principal, role checks (token → principal → permission)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.audit import this_request
+from api.auth import AuthenticationFailed, Principal, TokenVerifier
+from domain.errors import PermissionDenied
+from ops.bootstrap import System
+
+bearer = HTTPBearer(auto_error=False, description="A JWT from the identity provider")
+
+
+def get_system(request: Request) -> System:
+    system: System = request.app.state.system
+    return system
+
+
+def get_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise AuthenticationFailed("a bearer token is required")
+    verifier: TokenVerifier = request.app.state.verifier
+    principal = verifier.verify(credentials.credentials)
+    audit = this_request()
+    audit.principal, audit.roles = principal.staff_id, sorted(principal.roles)
+    return principal
+
+
+SystemDep = Annotated[System, Depends(get_system)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require(*roles: str) -> Callable[[Principal], Principal]:
+    """A dependency that admits principals holding any of `roles` (default deny)."""
+    allowed = frozenset(roles)
+
+    def check(principal: PrincipalDep) -> Principal:
+        if not principal.roles & allowed:
+            this_request().rule = "role"
+            raise PermissionDenied(
+                "role", f"this action requires one of the roles {sorted(allowed)}"
+            )
+        return principal
+
+    return check

@@ -1,0 +1,90 @@
+"""Domain errors → HTTP status codes, one stable body: {"error": Kind, "detail": ...}.
+
+Routes don't catch. No stack trace, legal name or note text ever reaches a client:
+details are the domain's own messages, which name ids, fields and rules only.
+"""
+
+from __future__ import annotations
+
+import structlog
+from eventsourcing.persistence import InterfaceError, OperationalError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from psycopg import OperationalError as PsycopgOperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.auth import AuthenticationFailed
+from domain import errors
+
+log = structlog.get_logger("sequester.api")
+
+STATUS: dict[type[errors.SequesterError], int] = {
+    errors.InvalidInput: 400,
+    errors.RuleViolation: 422,
+    errors.OutOfOrder: 409,
+    errors.NotFound: 404,
+    errors.AlreadyExists: 409,
+    errors.ConcurrencyConflict: 409,
+    errors.PermissionDenied: 403,
+    errors.DataShredded: 410,
+    errors.KeyUnavailable: 503,
+    errors.TamperDetected: 500,
+}
+HTTP_KINDS = {401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
+              413: "PayloadTooLarge", 415: "UnsupportedMediaType"}
+
+
+def body(kind: str, detail: object, status: int, **extra: object) -> JSONResponse:
+    content: dict[str, object] = {"error": kind, "detail": detail, **extra}
+    return JSONResponse(content, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def status_of(exc: errors.SequesterError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]  # type: ignore[index]
+    return 400
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(errors.SequesterError)
+    def domain_error(request: Request, exc: errors.SequesterError) -> JSONResponse:
+        rule = getattr(exc, "rule", None)
+        extra = {"rule": rule} if rule else {}
+        return body(exc.kind, exc.detail, status_of(exc), **extra)
+
+    @app.exception_handler(AuthenticationFailed)
+    def unauthenticated(request: Request, exc: AuthenticationFailed) -> JSONResponse:
+        response = body("Unauthorized", exc.reason, 401)
+        response.headers["WWW-Authenticate"] = (
+            f'Bearer error="invalid_token", error_description="{exc.reason}"'
+        )
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "problem": e.get("msg")}
+            for e in exc.errors()
+        ]
+        fields = ", ".join(p["field"] or "body" for p in problems)
+        return body("ValidationError", f"invalid or missing: {fields}", 422, problems=problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = HTTP_KINDS.get(exc.status_code, "HTTPError")
+        detail = exc.detail if isinstance(exc.detail, str) else kind
+        return body(kind, detail, exc.status_code)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(PsycopgOperationalError)
+    def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.error("database.unavailable", error_type=type(exc).__name__)
+        return body("Unavailable", "the database is unavailable; retry shortly", 503)
+
+    @app.exception_handler(Exception)
+    def internal(request: Request, exc: Exception) -> JSONResponse:
+        log.error("request.internal_error", error_type=type(exc).__name__)
+        return body("InternalError", "an internal error occurred; quote the request id", 500)

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, Field
+
+from api.schemas.common import ID_PATTERN, Strict, Written
+
+
+class StaffCreate(Strict):
+    staff_id: str = Field(pattern=ID_PATTERN)
+    display_name: str = Field(min_length=1, max_length=200)
+    job_title: str = Field(min_length=1, max_length=64)
+    roles: list[str] = Field(min_length=1, max_length=9)
+    supervisor_id: str | None = Field(default=None, pattern=ID_PATTERN)
+    hired_on: date
+
+
+class StaffCreated(Written):
+    staff_id: str
+
+
+class AgreementCreate(Strict):
+    version: str = Field(min_length=1, max_length=32)
+    signed_on: date
+
+
+class Agreement(BaseModel):
+    version: str
+    signed_on: date
+
+
+class StaffPublic(BaseModel):
+    staff_id: str
+    display_name: str
+    job_title: str
+    charts: bool
+    roles: list[str]
+    supervisor_id: str | None
+    hired_on: date
+    separated_on: date | None
+    agreements: list[Agreement]
