@@ -15,7 +15,16 @@ from starlette.routing import Match
 
 from api import audit, errors
 from api.auth import TokenVerifier
-from api.routers import ops, staff, subjects
+from api.routers import (
+    accommodations,
+    break_glass,
+    charts,
+    dual_relationships,
+    grants,
+    ops,
+    staff,
+    subjects,
+)
 from ops.bootstrap import System, build
 from ops.settings import Settings
 
@@ -43,8 +52,9 @@ def create_app(settings: Settings, system: System | None = None) -> FastAPI:
 
     app = FastAPI(title="sequester", version="0.1.0", lifespan=lifespan)
     errors.install(app)
-    for router in (ops.router, staff.router, subjects.router):
-        app.include_router(router)
+    for module in (ops, staff, subjects, charts, grants, break_glass, dual_relationships,
+                   accommodations):
+        app.include_router(module.router)
     app.middleware("http")(audited_requests)
     return app
 
