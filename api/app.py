@@ -11,10 +11,10 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from starlette.routing import Match
 
 from api import audit, errors
 from api.auth import TokenVerifier
+from api.metrics import Metrics
 from api.routers import (
     accommodations,
     break_glass,
@@ -44,6 +44,7 @@ def create_app(settings: Settings, system: System | None = None) -> FastAPI:
             algorithms=tuple(settings.jwt_algorithms),
             leeway_seconds=settings.jwt_leeway_seconds,
         )
+        app.state.metrics = Metrics()
         try:
             yield
         finally:
@@ -60,11 +61,11 @@ def create_app(settings: Settings, system: System | None = None) -> FastAPI:
 
 
 def route_template(request: Request) -> str:
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match == Match.FULL:
-            return f"{request.method} {getattr(route, 'path', '?')}"
-    return f"{request.method} (unknown route)"
+    """The matched route's template (set in the scope by the router), never the raw path:
+    raw paths could carry anything a client typed."""
+    route = request.scope.get("route")
+    path = getattr(route, "path", None)
+    return f"{request.method} {path}" if path else f"{request.method} (unknown route)"
 
 
 async def audited_requests(
@@ -73,11 +74,13 @@ async def audited_requests(
     given = request.headers.get("x-request-id", "")
     request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
     structlog.contextvars.bind_contextvars(request_id=request_id)
-    record = audit.RequestAudit(request_id=request_id, action=route_template(request))
+    record = audit.RequestAudit(request_id=request_id, action="")
     token = audit.current.set(record)
     started = time.perf_counter()
     try:
         response = await call_next(request)
+        route = route_template(request)
+        record.action = record.action or route
         if not record.stored and request.url.path not in ("/healthz", "/readyz", "/metrics"):
             response = await store_after(request, record, response)
     finally:
@@ -85,12 +88,17 @@ async def audited_requests(
         structlog.contextvars.unbind_contextvars("request_id")
     response.headers["X-Request-ID"] = request_id
     response.headers.setdefault("Cache-Control", "no-store")
+    elapsed = time.perf_counter() - started
+    metrics = getattr(request.app.state, "metrics", None)
+    if metrics is not None:
+        metrics.observe(route_template(request), response.status_code, elapsed)
     log.info(
         "http.request",
-        route=record.action,
+        route=route_template(request),
+        action=record.action,
         status=response.status_code,
         principal=record.principal,
-        ms=round((time.perf_counter() - started) * 1000, 1),
+        ms=round(elapsed * 1000, 1),
     )
     return response
 

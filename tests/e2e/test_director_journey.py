@@ -85,6 +85,8 @@ def test_every_request_leaves_one_record_with_its_request_id(
     entries = audit_entries(app_system)
     assert [e["request_id"] for e in entries] == ["req-404", "req-405", "req-422", "req-200"]
     assert [e["outcome"] for e in entries] == ["404", "405", "422", "200"]
+    assert [e["action"] for e in entries] == [
+        "GET (unknown route)", "DELETE /subjects", "POST /subjects", "subject.list"]
 
 
 def test_bad_input_changes_nothing(client: TestClient, token_for: Tokens, app_system: System) -> None:
@@ -98,3 +100,12 @@ def test_bad_input_changes_nothing(client: TestClient, token_for: Tokens, app_sy
     assert body["error"] == "ValidationError" and "staff_id" in body["detail"]
     rows = dbutil.rows(app_system)
     assert len(rows) == before + 1 and rows[-1][2].endswith("AuditRecord.Recorded")
+
+
+def test_health_readiness_and_metrics(client: TestClient, token_for: Tokens) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json() == {"status": "ready"}
+    client.get("/subjects", headers=token_for("D-1", "director"))
+    text = client.get("/metrics").text
+    assert 'sequester_http_requests_total{route="GET /subjects",status="200"} 1.0' in text
+    assert "sequester_http_request_seconds_bucket" in text
