@@ -60,6 +60,15 @@ def create_app(settings: Settings, system: System | None = None) -> FastAPI:
     return app
 
 
+def create_app_from_environment() -> FastAPI:
+    """For `uvicorn --factory` (several worker processes): settings from the environment."""
+    from ops.logging import configure_logging
+
+    settings = Settings()
+    configure_logging(settings)
+    return create_app(settings)
+
+
 def route_template(request: Request) -> str:
     """The matched route's template (set in the scope by the router), never the raw path:
     raw paths could carry anything a client typed."""

@@ -168,9 +168,16 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
 
     ensure_development_keys(settings)
     build(settings).close()  # refuse to start on bad keys before binding the port
-    uvicorn.run(
-        create_app(settings), host=args.host, port=args.port, log_config=None, access_log=False
-    )
+    if args.workers > 1:
+        uvicorn.run(
+            "api.app:create_app_from_environment", factory=True, workers=args.workers,
+            host=args.host, port=args.port, log_config=None, access_log=False,
+        )
+    else:
+        uvicorn.run(
+            create_app(settings), host=args.host, port=args.port, log_config=None,
+            access_log=False,
+        )
     return 0
 
 
@@ -200,6 +207,7 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="run the HTTP API")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--workers", type=int, default=1)
     s.set_defaults(run=serve)
     sub.add_parser("demo", help="load a demo agency (idempotent)").set_defaults(run=demo)
     t = sub.add_parser("token", help="print a development bearer token")
