@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request, Response
@@ -15,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from api import audit, errors
 from api.auth import TokenVerifier
 from api.metrics import Metrics
+from api.schemas.common import ErrorBody
 from api.routers import (
     accommodations,
     break_glass,
@@ -30,6 +32,17 @@ from ops.settings import Settings
 
 log = structlog.get_logger("sequester.api")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+#: Every route may answer with the stable error body.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": description}
+    for code, description in (
+        (400, "Bad input"), (401, "Missing, expired or invalid token"),
+        (403, "Refused by role or access policy"), (404, "Not found"),
+        (409, "Conflict or out-of-order step"), (410, "Shredded"),
+        (413, "Body too large"), (422, "Invalid input or broken rule"),
+        (503, "Database, keys or audit trail unavailable"),
+    )
+}
 
 
 def create_app(settings: Settings, system: System | None = None) -> FastAPI:
@@ -51,7 +64,16 @@ def create_app(settings: Settings, system: System | None = None) -> FastAPI:
             if system is None:
                 app.state.system.close()
 
-    app = FastAPI(title="sequester", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="sequester",
+        version="0.1.0",
+        description=(
+            "Case management for agencies whose peer staff are also clients: sequestered "
+            "charts under pseudonyms, explicit audited access, dual-relationship review."
+        ),
+        lifespan=lifespan,
+        responses=ERROR_RESPONSES,
+    )
     errors.install(app)
     for module in (ops, staff, subjects, charts, grants, break_glass, dual_relationships,
                    accommodations):

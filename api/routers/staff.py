@@ -24,7 +24,8 @@ def hire(body: StaffCreate, system: SystemDep, principal: HR, response: Response
     """Hire a staff member into a job title from the catalogue."""
     with audit.command("staff.create", body.staff_id):
         position = system.staff.hire(
-            body.staff_id, body.display_name, body.job_title, body.roles, body.hired_on,
+            body.staff_id, body.display_name, body.job_title.value,
+            [r.value for r in body.roles], body.hired_on,
             supervisor_id=body.supervisor_id,
         )
     response.headers["Location"] = f"/staff/{body.staff_id}"

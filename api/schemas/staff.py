@@ -1,17 +1,25 @@
 from __future__ import annotations
 
 from datetime import date
+from enum import Enum
 
 from pydantic import BaseModel, Field
 
+from domain.staff.aggregate import ROLES
+from domain.staff.jobs import CATALOGUE
+
 from api.schemas.common import ID_PATTERN, Strict, Written
+
+
+JobTitle = Enum("JobTitle", {code: code for code in sorted(CATALOGUE)}, type=str)  # type: ignore[misc]
+Role = Enum("Role", {role: role for role in sorted(ROLES)}, type=str)  # type: ignore[misc]
 
 
 class StaffCreate(Strict):
     staff_id: str = Field(pattern=ID_PATTERN)
     display_name: str = Field(min_length=1, max_length=200)
-    job_title: str = Field(min_length=1, max_length=64)
-    roles: list[str] = Field(min_length=1, max_length=9)
+    job_title: JobTitle
+    roles: list[Role] = Field(min_length=1, max_length=9)
     supervisor_id: str | None = Field(default=None, pattern=ID_PATTERN)
     hired_on: date
 
