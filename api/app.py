@@ -19,6 +19,7 @@ from api.metrics import Metrics
 from api.schemas.common import ErrorBody
 from api.routers import (
     accommodations,
+    audit as audit_routes,
     break_glass,
     charts,
     dual_relationships,
@@ -76,7 +77,7 @@ def create_app(settings: Settings, system: System | None = None) -> FastAPI:
     )
     errors.install(app)
     for module in (ops, staff, subjects, charts, grants, break_glass, dual_relationships,
-                   accommodations):
+                   accommodations, audit_routes):
         app.include_router(module.router)
     app.middleware("http")(audited_requests)
     return app

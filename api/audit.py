@@ -9,11 +9,12 @@ status. If that record cannot be written, the client gets 503, not the response.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from domain.audit.trail import AuditEntry, audited_command
 from ops.bootstrap import System
@@ -64,7 +65,12 @@ def command(action: str, target: str = "", rule: str = "role") -> Iterator[None]
     """Run a write; its audit record commits with its events."""
     audit = this_request()
     audit.action, audit.target, audit.rule = action, target or audit.target, rule
-    with audited_command(audit.entry("allowed", "committed")) as cmd:
+    def entry(aggregates: Sequence[Any]) -> AuditEntry:
+        if not audit.target:  # a create names what it created
+            audit.target = next((str(a.pseudonym) for a in aggregates if hasattr(a, "pseudonym")), "")
+        return audit.entry("allowed", "committed")
+
+    with audited_command(entry) as cmd:
         yield
     audit.stored = audit.stored or cmd.committed
 

@@ -121,7 +121,7 @@ class ContextApplication(Application[UUID]):
         """
         from domain.audit.trail import give_back_command_entry, records_for, take_command_entry
 
-        entry = take_command_entry() if attach_audit else None
+        entry = take_command_entry(aggregates) if attach_audit else None
         if entry is not None:
             aggregates = (*aggregates, *records_for(entry))
         scopes = {agg.id: agg.key_scope for agg in aggregates}

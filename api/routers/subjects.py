@@ -42,7 +42,6 @@ def enrol(
             program_labels=body.program_labels, confidentiality=body.confidentiality,
             enrolled_on=enrolled_on,
         )
-        audit.this_request().target = pseudonym
     subject = system.subjects.get(pseudonym)
     position = system.charts.open(pseudonym, subject.id, enrolled_on)
     response.headers["Location"] = f"/subjects/{pseudonym}"

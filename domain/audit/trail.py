@@ -12,7 +12,7 @@ office sees why.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, replace
@@ -88,21 +88,30 @@ def records_for(entry: AuditEntry) -> list[ProtectedAggregate]:
 
 @dataclass
 class _Command:
-    entry: AuditEntry
+    make: Callable[[Sequence[Any]], AuditEntry]
     committed: bool = False
+    entry: AuditEntry | None = None
+
+    def take(self, aggregates: Sequence[Any]) -> AuditEntry:
+        """Built at the commit, so it can name what the command created (a new pseudonym)."""
+        if self.entry is None:
+            self.entry = self.make(aggregates)
+        return self.entry
 
 
 _command: ContextVar[_Command | None] = ContextVar("audited_command", default=None)
 
 
 @contextmanager
-def audited_command(entry: AuditEntry) -> Iterator[_Command]:
+def audited_command(
+    entry: AuditEntry | Callable[[Sequence[Any]], AuditEntry],
+) -> Iterator[_Command]:
     """Attach `entry` to the next `commit()` in this context (same transaction).
 
     If nothing commits (the command was refused or failed), the caller must store the
     entry on its own, with the outcome: `pending_entry()` tells whether it is needed.
     """
-    command = _Command(entry)
+    command = _Command(entry if callable(entry) else (lambda _: entry))
     token = _command.set(command)
     try:
         yield command
@@ -110,13 +119,13 @@ def audited_command(entry: AuditEntry) -> Iterator[_Command]:
         _command.reset(token)
 
 
-def take_command_entry() -> AuditEntry | None:
+def take_command_entry(aggregates: Sequence[Any] = ()) -> AuditEntry | None:
     """For `commit()`: the entry to save with this commit, once per command."""
     command = _command.get()
     if command is None or command.committed:
         return None
     command.committed = True
-    return command.entry
+    return command.take(aggregates)
 
 
 def give_back_command_entry(entry: AuditEntry | None) -> None:

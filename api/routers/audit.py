@@ -1,0 +1,150 @@
+"""The audit trail for auditors and the Director's office: events, signed checkpoints,
+Merkle proofs, replay, FHIR export, and each subject's access report."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import PlainTextResponse, StreamingResponse
+
+from api import audit
+from api.auth import Principal
+from api.deps import SystemDep, require
+from api.schemas.common import PSEUDONYM_PATTERN
+from domain.audit.fhir import export_ndjson
+from domain.audit.merkle import MerkleTree
+from domain.audit.replay import replay
+from domain.audit.report import access_report, filter_entries, iter_audit_entries
+from domain.errors import NotFound
+from ops.bootstrap import System, checkpoint_signer
+
+router = APIRouter(tags=["audit"])
+Auditor = Annotated[Principal, Depends(require("auditor", "director"))]
+Director = Annotated[Principal, Depends(require("director"))]
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+@router.get("/audit/events")
+def audit_events(
+    system: SystemDep,
+    principal: Auditor,
+    by: Annotated[str | None, Query(alias="principal", max_length=64)] = None,
+    target: Annotated[str | None, Query(max_length=100)] = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    decision: Literal["allowed", "denied", "failed"] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    """Audit records, oldest first, filtered by principal, target, action, decision, time.
+    Rules that rest on the staff↔client link appear only as "sequestration"."""
+    audit.read(system, "audit.events")
+    entries = filter_entries(
+        (e for _, e in iter_audit_entries(system)), principal=by, target=target, action=action,
+        decision=decision, since=since, until=until,
+    )
+    page = list(entries)[offset : offset + limit + 1]
+    more = len(page) > limit
+    return {"items": [_json(e) for e in page[:limit]], "next_offset": offset + limit if more else None}
+
+
+def _json(entry: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else str(v) if k == "record_id" else v)
+            for k, v in entry.items()}
+
+
+def _ledger(system: System) -> Any:
+    if system.ledger is None:
+        raise NotFound("this deployment keeps no Merkle log (in-memory backend)")
+    return system.ledger
+
+
+@router.get("/audit/checkpoint", response_class=PlainTextResponse)
+def checkpoint(system: SystemDep, principal: Auditor) -> PlainTextResponse:
+    """The current tree head, signed (C2SP tlog-checkpoint signed note)."""
+    audit.read(system, "audit.checkpoint")
+    note = _ledger(system).checkpoint(checkpoint_signer(system.settings), system.settings.checkpoint_origin)
+    return PlainTextResponse(note)
+
+
+def _tree(system: System) -> MerkleTree:
+    return MerkleTree(h for _, _, h in _ledger(system).stored_leaves())
+
+
+@router.get("/audit/proofs/inclusion")
+def inclusion(
+    system: SystemDep, principal: Auditor,
+    index: Annotated[int, Query(ge=0)], size: Annotated[int | None, Query(ge=1)] = None,
+) -> dict[str, Any]:
+    """The inclusion proof of leaf `index` in the tree of `size` leaves (default: current)."""
+    audit.read(system, "audit.proof.inclusion")
+    tree = _tree(system)
+    proof = tree.inclusion_proof(index, size)
+    return {"leaf_index": index, "tree_size": size or len(tree), "proof": [p.hex() for p in proof]}
+
+
+@router.get("/audit/proofs/consistency")
+def consistency(
+    system: SystemDep, principal: Auditor,
+    old: Annotated[int, Query(ge=0)], new: Annotated[int | None, Query(ge=1)] = None,
+) -> dict[str, Any]:
+    """The consistency proof that the tree of `old` leaves is a prefix of the one of `new`."""
+    audit.read(system, "audit.proof.consistency")
+    tree = _tree(system)
+    proof = tree.consistency_proof(old, new)
+    return {"old_size": old, "new_size": new or len(tree), "proof": [p.hex() for p in proof]}
+
+
+@router.get("/audit/replay/{kind}/{public_id}")
+def replay_aggregate(
+    kind: Annotated[str, Path(pattern=r"^[a-z_]{1,32}$")],
+    public_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9._-]{1,64}$")],
+    system: SystemDep,
+    principal: Auditor,
+    as_of: datetime | None = None,
+    version: Annotated[int | None, Query(ge=1)] = None,
+) -> dict[str, Any]:
+    """Any aggregate as it was at a time or version. Names, links, medical details and
+    note texts are redacted; the Director's office sees identities and links."""
+    reveal = {"identity", "link"} if "director" in principal.roles else set()
+    audit.read(system, f"audit.replay.{kind}", public_id)
+    return replay(system, kind, public_id, as_of=as_of, version=version, reveal=reveal).public()
+
+
+@router.get(
+    "/audit/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/fhir+ndjson": {"schema": {"type": "string"}}},
+                     "description": "One FHIR R4 AuditEvent per line"}},
+)
+def export(
+    system: SystemDep, principal: Auditor, format: Literal["fhir"] = "fhir"  # noqa: A002
+) -> StreamingResponse:
+    """The whole audit trail as FHIR R4 AuditEvent NDJSON."""
+    audit.read(system, "audit.export")
+
+    def lines() -> Iterator[str]:
+        return export_ndjson(e for _, e in iter_audit_entries(system))
+
+    return StreamingResponse(lines(), media_type="application/fhir+ndjson")
+
+
+@router.get("/subjects/{pseudonym}/access-report")
+def subject_access_report(
+    pseudonym: Annotated[str, Path(pattern=PSEUDONYM_PATTERN)],
+    system: SystemDep,
+    principal: Director,
+) -> dict[str, Any]:
+    """Who accessed the chart, when, for what purpose, with what decision (HIPAA 164.528,
+    42 CFR 2.24). Director's office only: a denial pattern can reveal a link."""
+    system.subjects.get(pseudonym)
+    audit.read(system, "subject.access_report", pseudonym)
+    report = access_report((e for _, e in iter_audit_entries(system)), pseudonym)
+    return {"pseudonym": pseudonym, "accesses": [_json(r) for r in report]}
+
+
