@@ -1,0 +1,99 @@
+"""What a read model is: a name, the event topics it reads, its tables, and `apply`.
+
+`apply(batch, tx)` receives every event of one batch that carries one of its topics, in
+log order, inside the transaction that also advances its tracking row: whatever it
+writes commits with the position, or not at all. Most read models are *folds* (one row
+per aggregate, each event turning the old row into the new one): `FoldProjection` does
+the batching for them (one read of the touched rows, one write back), so a subclass only
+states `fold(row, event)`, which unit tests exercise without a database.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
+from uuid import UUID
+
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.utils import get_topic
+
+from projections.tables import Table, Tx
+
+Event = DomainEventProtocol[UUID]
+Row = dict[str, Any]
+
+
+def event_class(aggregate: type, name: str) -> type[Any]:
+    """An aggregate's event class by name: `@event` creates them at import time, out of
+    the type checker's sight."""
+    cls: type[Any] = getattr(aggregate, name)
+    return cls
+
+
+def topics_of(*event_classes: type) -> tuple[str, ...]:
+    return tuple(get_topic(cls) for cls in event_classes)
+
+
+class Projection(ABC):
+    """One read model. Instances hold configuration only: the tables (and their prefix)
+    come with the transaction, so one instance serves the live and the scratch views."""
+
+    name: ClassVar[str]
+    tables: ClassVar[tuple[Table, ...]]
+    events: ClassVar[tuple[type, ...]]
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return topics_of(*self.events)
+
+    @abstractmethod
+    def apply(self, batch: Sequence[Event], tx: Tx) -> None:
+        """Write what the batch changes, inside the runner's transaction."""
+
+    def forget_subject(self, subject_id: UUID, tx: Tx) -> None:
+        """Delete every row about a shredded subject (tables with a `subject_id`)."""
+        for table in self.tables:
+            if "subject_id" in table.names:
+                tx.execute("DELETE FROM {t} WHERE subject_id = %s", (str(subject_id),), t=table)
+
+    def comparable(self, table: Table, row: Row) -> Row:
+        """The row as a rebuild must reproduce it (sealed values differ per sealing)."""
+        return row
+
+
+class FoldProjection(Projection):
+    """One row per key, folded from the events in log order."""
+
+    table: ClassVar[Table]
+
+    @property
+    def tables(self) -> tuple[Table, ...]:  # type: ignore[override]
+        return (self.table,)
+
+    def key_of(self, event: Event) -> str:
+        return str(event.originator_id)
+
+    @abstractmethod
+    def fold(self, row: Row | None, event: Event) -> Row | None:
+        """The row after `event` (None: no row). Must not mutate `row`."""
+
+    def fold_all(
+        self, events: Iterable[Event], rows: dict[str, Row] | None = None
+    ) -> dict[str, Row | None]:
+        """Fold events over rows by key; the pure core of `apply`."""
+        state: dict[str, Row | None] = dict(rows or {})
+        for event in events:
+            key = self.key_of(event)
+            state[key] = self.fold(state.get(key), event)
+        return state
+
+    def apply(self, batch: Sequence[Event], tx: Tx) -> None:
+        keys = [self.key_of(e) for e in batch]
+        before = tx.get_many(self.table, keys)
+        after = self.fold_all(batch, before)
+        changed = list(dict.fromkeys(keys))
+        tx.delete(self.table, [k for k in changed if after[k] is None and k in before])
+        tx.upsert(
+            self.table, [r for k in changed if (r := after[k]) is not None and r != before.get(k)]
+        )

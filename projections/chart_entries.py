@@ -1,0 +1,136 @@
+"""`chart_entries`: every chart entry's metadata, and its note sealed under the subject's
+data key (see `projections.sealing`), so shredding the subject makes the note unreadable
+here too. `entries()` unseals; a shredded note reads as None with `note_shredded`.
+
+Entry events do not carry the subject: a small companion table maps each chart to its
+subject and pseudonym, filled from `Opened` in the same transactions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from domain.charts.aggregate import Chart
+from domain.errors import DataShredded
+from projections.base import Event, Projection, Row, event_class
+from projections.sealing import Seal, Unseal
+from projections.tables import Column, Db, Table, Tx
+
+Opened = event_class(Chart, "Opened")
+EntryRecorded = event_class(Chart, "EntryRecorded")
+
+TABLE = Table(
+    "chart_entries",
+    (
+        Column("entry_id", "text", False),
+        Column("chart_id", "text", False),
+        Column("subject_id", "text", False),
+        Column("pseudonym", "text", False),
+        Column("version", "int", False),
+        Column("author", "text", False),
+        Column("activity_type", "text", False),
+        Column("service_code", "text"),
+        Column("service_date", "date", False),
+        Column("recorded_at", "timestamp", False),
+        Column("corrects", "text"),
+        Column("note", "blob"),
+    ),
+    key="entry_id",
+    indexes=("pseudonym",),
+)
+CHARTS = Table(
+    "chart_entries_charts",
+    (
+        Column("chart_id", "text", False),
+        Column("subject_id", "text", False),
+        Column("pseudonym", "text", False),
+    ),
+    key="chart_id",
+)
+
+
+def note_aad(entry_id: Any) -> bytes:
+    """Binds a sealed note to its entry: copied onto another row, it does not unseal."""
+    return f"sequester.chart_entries.note|{entry_id}".encode()
+
+
+class ChartEntries(Projection):
+    name = "chart_entries"
+    tables = (TABLE, CHARTS)
+    events = (Opened, EntryRecorded)
+
+    def __init__(self, seal: Seal, unseal: Unseal) -> None:
+        self.seal = seal
+        self.unseal = unseal
+
+    def apply(self, batch: Sequence[Event], tx: Tx) -> None:
+        charts = {str(e.originator_id): chart_row(e) for e in batch if isinstance(e, Opened)}
+        tx.upsert(CHARTS, list(charts.values()))
+        entries = [e for e in batch if isinstance(e, EntryRecorded)]
+        wanted = {str(e.originator_id) for e in entries} - charts.keys()
+        charts.update(tx.get_many(CHARTS, wanted))
+        tx.insert(
+            TABLE,
+            [
+                self.entry_row(e, charts[str(e.originator_id)])
+                for e in entries
+                if str(e.originator_id) in charts
+            ],
+        )
+
+    def entry_row(self, event: Any, chart: Row) -> Row:
+        return {
+            "entry_id": str(event.entry_id),
+            "chart_id": chart["chart_id"],
+            "subject_id": chart["subject_id"],
+            "pseudonym": chart["pseudonym"],
+            "version": event.originator_version,
+            "author": event.author,
+            "activity_type": event.activity_type,
+            "service_code": event.service_code,
+            "service_date": event.service_date,
+            "recorded_at": event.recorded_at,
+            "corrects": None if event.corrects is None else str(event.corrects),
+            "note": self._seal(chart["subject_id"], event),
+        }
+
+    def _seal(self, subject_id: str, event: Any) -> bytes | None:
+        try:
+            return self.seal(UUID(subject_id), event.note.encode(), note_aad(event.entry_id))
+        except DataShredded:  # shredded after the event was decoded: nothing to keep
+            return None
+
+    def read_note(self, row: Row) -> str | None:
+        """The note in clear, or None when the subject was shredded."""
+        if row["note"] is None:
+            return None
+        try:
+            return self.unseal(row["note"], note_aad(row["entry_id"])).decode()
+        except DataShredded:
+            return None
+
+    def comparable(self, table: Table, row: Row) -> Row:
+        if table is not TABLE:
+            return row
+        return {**row, "note": self.read_note(row)}
+
+    # -- queries -------------------------------------------------------------------------
+    def entries(self, db: Db, pseudonym: str) -> list[Row]:
+        """The chart's entries in recorded order, notes unsealed (None if shredded)."""
+        with db.read() as tx:
+            rows = tx.rows(TABLE, "pseudonym = %s", (pseudonym,), order_by="version")
+        result = []
+        for row in rows:
+            note = self.read_note(row)
+            result.append({**row, "note": note, "note_shredded": note is None})
+        return result
+
+
+def chart_row(event: Any) -> Row:
+    return {
+        "chart_id": str(event.originator_id),
+        "subject_id": str(event.subject_id),
+        "pseudonym": event.pseudonym,
+    }
