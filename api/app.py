@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -58,10 +59,14 @@ def create_app(settings: Settings, system: System | None = None) -> FastAPI:
             algorithms=tuple(settings.jwt_algorithms),
             leeway_seconds=settings.jwt_leeway_seconds,
         )
-        app.state.metrics = Metrics()
+        app.state.metrics = Metrics(lag=lambda: _lag(app.state.system))
+        worker = start_projections(app.state.system)
         try:
             yield
         finally:
+            if worker is not None:
+                worker[0].set()
+                worker[1].join(timeout=10)
             if system is None:
                 app.state.system.close()
 
@@ -81,6 +86,25 @@ def create_app(settings: Settings, system: System | None = None) -> FastAPI:
         app.include_router(module.router)
     app.middleware("http")(audited_requests)
     return app
+
+
+def _lag(system: System) -> float:
+    try:
+        return float(system.projection_lag())
+    except Exception:  # a scrape during an outage reads "unknown", not an error
+        return float("nan")
+
+
+def start_projections(system: System) -> tuple[threading.Event, threading.Thread] | None:
+    """In development the API process also runs the projection workers."""
+    if system.projections is None or not system.settings.run_projections_in_process:
+        return None
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=system.projections.run_forever, args=(stop, 0.05), name="projections", daemon=True
+    )
+    thread.start()
+    return stop, thread
 
 
 def create_app_from_environment() -> FastAPI:

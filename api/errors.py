@@ -30,6 +30,7 @@ STATUS: dict[type[errors.SequesterError], int] = {
     errors.DataShredded: 410,
     errors.KeyUnavailable: 503,
     errors.TamperDetected: 500,
+    errors.Unavailable: 503,
 }
 HTTP_KINDS = {401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
               413: "PayloadTooLarge", 415: "UnsupportedMediaType"}

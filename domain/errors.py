@@ -83,3 +83,9 @@ class TamperDetected(SequesterError):
     """A stored record failed authentication: it was altered or moved."""
 
     kind = "TamperDetected"
+
+
+class Unavailable(SequesterError):
+    """A dependency (database, read models) is not available in time; retry shortly."""
+
+    kind = "Unavailable"

@@ -21,6 +21,7 @@ from eventsourcing.persistence import (
 from psycopg import sql
 
 from domain.base import KEK_NAMES, Infrastructure
+from domain.errors import InvalidInput, Unavailable
 from domain.access.application import AccessApplication
 from domain.audit.application import AuditTrail
 from domain.audit.trail import AUDIT_SUBJECT
@@ -42,6 +43,9 @@ from ops.keys.tokens import create_token_keys
 from ops.ledger import Ledger
 from ops.sqltext import Dialect
 from ops.storage import RECORDER_TOPICS, MemoryRecorder, PostgresRecorder
+from projections.catalog import read_models
+from projections.runner import ProjectionRunner
+from projections.sealing import KeyringSealer
 
 
 class DateAsISO(Transcoding):
@@ -118,10 +122,30 @@ class System:
     chart_access: ChartAccess
     audit: AuditTrail
     ledger: Ledger | None = None
+    projections: ProjectionRunner | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
         self.infrastructure.factory.close()
+
+    def projection_lag(self) -> int:
+        """Events in the log not yet applied by the slowest read model."""
+        if self.projections is None:
+            return 0
+        head = self.infrastructure.recorder.max_notification_id() or 0
+        return head - min(self.projections.positions().values(), default=head)
+
+    def wait_for(self, position: int | None) -> None:
+        """Read-your-writes: wait (bounded) until the read models include `position`."""
+        if position is None or self.projections is None:
+            return
+        head = self.infrastructure.recorder.max_notification_id() or 0
+        if position > head:
+            raise InvalidInput(f"position {position} is beyond the end of the log ({head})")
+        if not self.projections.wait(position, timeout=self.settings.read_wait_seconds):
+            raise Unavailable(
+                f"the read models have not caught up with position {position} yet; retry"
+            )
 
 
 def build_keyring(settings: Settings, store: DataKeyStore) -> Keyring:
@@ -154,7 +178,16 @@ def build(settings: Settings, *, verify_keys: bool = True) -> System:
     )
     system = assemble(settings, keyring, infrastructure)
     system.ledger = ledger
+    if not memory:
+        system.projections = projection_runner(system)
     return system
+
+
+def projection_runner(system: System, prefix: str = "rm_") -> ProjectionRunner:
+    """Every read model over the shared log, batched, in the same database."""
+    sealer = KeyringSealer(system.keyring)
+    models = read_models(sealer.seal, sealer.unseal, system.dual_relationships.policy)
+    return ProjectionRunner(system, models, batch_size=1000, prefix=prefix)
 
 
 def attach_ledger(recorder: Any) -> Ledger:

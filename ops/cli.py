@@ -99,6 +99,8 @@ def keys_shred(args: argparse.Namespace, settings: Settings) -> int:
     system = build(settings)
     try:
         count = system.keyring.shred(subject, args.reason)
+        if system.projections is not None:
+            system.projections.forget_subject(subject)  # read models empty of it too
     finally:
         system.close()
     if count == 0:
@@ -158,6 +160,81 @@ def token(args: argparse.Namespace, settings: Settings) -> int:
             ttl=args.ttl,
         )
     )
+    return 0
+
+
+def project(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the projection workers until SIGTERM/SIGINT."""
+    import signal
+    import threading
+
+    system = build(settings)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        if system.projections is None:
+            raise SequesterError("the in-memory backend has no read models to project")
+        structlog.contextvars.bind_contextvars(worker="projections")
+        log.info("projections.started", positions=system.projections.positions())
+        if args.once:
+            applied = system.projections.catch_up()
+            print(f"caught up: {applied} notification(s) applied")
+        else:
+            system.projections.run_forever(stop, poll_interval=args.poll_interval)
+    finally:
+        system.close()
+    return 0
+
+
+def audit_rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    from projections.audit import audit_rebuild as rebuild_and_compare
+
+    system = build(settings)
+    try:
+        if system.projections is None:
+            raise SequesterError("the in-memory backend has no read models to rebuild")
+        differences = rebuild_and_compare(system.projections)
+    finally:
+        system.close()
+    if differences:
+        for line in differences[:50]:
+            print(f"difference: {line}", file=sys.stderr)
+        print(f"sequester: audit rebuild FAILED: {len(differences)} difference(s)", file=sys.stderr)
+        return 1
+    print("audit rebuild: every read model equals a rebuild from zero")
+    return 0
+
+
+def audit_replay(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+    from datetime import datetime
+
+    from domain.audit.replay import replay
+
+    as_of = datetime.fromisoformat(args.as_of) if args.as_of else None
+    system = build(settings)
+    try:
+        result = replay(system, args.kind, args.id, as_of=as_of, version=args.version)
+    finally:
+        system.close()
+    print(json.dumps(result.public(), indent=2, default=str))
+    return 0
+
+
+def audit_export(args: argparse.Namespace, settings: Settings) -> int:
+    from domain.audit.fhir import export_ndjson
+    from domain.audit.report import iter_audit_entries
+
+    system = build(settings)
+    out = open(args.output, "w") if args.output else sys.stdout  # noqa: SIM115
+    try:
+        for line in export_ndjson(e for _, e in iter_audit_entries(system)):
+            out.write(line)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+        system.close()
     return 0
 
 
@@ -244,6 +321,24 @@ def parser() -> argparse.ArgumentParser:
     a = au.add_parser("verify", help="recompute the Merkle tree and check every checkpoint")
     a.add_argument("--checkpoint", action="append", default=[], metavar="FILE")
     a.set_defaults(run=audit_verify)
+
+    a = au.add_parser("rebuild", help="rebuild every read model from zero and compare")
+    a.set_defaults(run=audit_rebuild)
+    a = au.add_parser("replay", help="an aggregate as of a time or version (redacted)")
+    a.add_argument("kind")
+    a.add_argument("id")
+    a.add_argument("--as-of", help="ISO time with a timezone")
+    a.add_argument("--version", type=int)
+    a.set_defaults(run=audit_replay)
+    a = au.add_parser("export", help="the audit trail as FHIR R4 AuditEvent NDJSON")
+    a.add_argument("--format", choices=["fhir"], default="fhir")
+    a.add_argument("--output", help="a file (default: standard output)")
+    a.set_defaults(run=audit_export)
+
+    w = sub.add_parser("project", help="run the projection workers (read models)")
+    w.add_argument("--once", action="store_true", help="catch up and exit")
+    w.add_argument("--poll-interval", type=float, default=0.2)
+    w.set_defaults(run=project)
 
     b = sub.add_parser("bench", help="benchmarks")
     bs = b.add_subparsers(dest="bench_command", required=True)

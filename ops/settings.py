@@ -23,6 +23,11 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     data_key_cache_size: int = Field(default=10_000, ge=1)
     data_key_cache_ttl_seconds: float = Field(default=300.0, gt=0)
+    #: run the projection workers inside the API process (default: in development only;
+    #: production runs `sequester project` as its own process)
+    projections_in_process: bool | None = None
+    read_wait_seconds: float = Field(default=5.0, gt=0, le=30)
+    readiness_max_lag: int = Field(default=1000, ge=0)
     checkpoint_origin: str = "sequester.local/audit-log"
     jwt_issuer: str = "sequester-dev"
     jwt_audience: str = "sequester"
@@ -48,6 +53,12 @@ class Settings(BaseSettings):
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def run_projections_in_process(self) -> bool:
+        if self.projections_in_process is None:
+            return not self.production
+        return self.projections_in_process
 
     @property
     def is_postgres(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from domain.dual_relationships.rules import DualRelationshipPolicy
+from projections.audit_index import AuditIndex
 from projections.base import Projection
 from projections.break_glass_queue import BreakGlassQueue
 from projections.chart_entries import ChartEntries
@@ -16,7 +17,7 @@ from projections.subject_list import SubjectList
 def read_models(
     seal: Seal, unseal: Unseal, policy: DualRelationshipPolicy | None = None
 ) -> list[Projection]:
-    """The six read models; `seal`/`unseal` protect chart notes (see `KeyringSealer`),
+    """The read models; `seal`/`unseal` protect chart notes (see `KeyringSealer`),
     `policy` is the agency's dual-relationship policy (the queue's due dates)."""
     return [
         SubjectList(),
@@ -25,4 +26,5 @@ def read_models(
         DualRelationshipQueue(policy),
         BreakGlassQueue(),
         EffectiveAccess(),
+        AuditIndex(),
     ]

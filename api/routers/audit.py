@@ -20,6 +20,7 @@ from domain.audit.replay import replay
 from domain.audit.report import access_report, filter_entries, iter_audit_entries
 from domain.errors import NotFound
 from ops.bootstrap import System, checkpoint_signer
+from projections.audit_index import AuditIndex
 
 router = APIRouter(tags=["audit"])
 Auditor = Annotated[Principal, Depends(require("auditor", "director"))]
@@ -40,17 +41,23 @@ def audit_events(
     until: datetime | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
+    after: Annotated[int | None, Query(ge=0, description="wait until this position is indexed")] = None,
 ) -> dict[str, Any]:
     """Audit records, oldest first, filtered by principal, target, action, decision, time.
     Rules that rest on the staff↔client link appear only as "sequestration"."""
+    system.wait_for(after)
     audit.read(system, "audit.events")
-    entries = filter_entries(
-        (e for _, e in iter_audit_entries(system)), principal=by, target=target, action=action,
-        decision=decision, since=since, until=until,
-    )
-    page = list(entries)[offset : offset + limit + 1]
+    filters: dict[str, Any] = dict(principal=by, target=target, action=action,
+                                   decision=decision, since=since, until=until)
+    if system.projections is None:  # in memory: scan the log
+        entries = list(filter_entries((e for _, e in iter_audit_entries(system)), **filters))
+        page = [_json(e) for e in entries[offset : offset + limit + 1]]
+    else:
+        index = next(p for p in system.projections.projections if isinstance(p, AuditIndex))
+        page = [_json(r) for r in index.search(system.projections.db, **filters,
+                                               limit=limit + 1, offset=offset)]
     more = len(page) > limit
-    return {"items": [_json(e) for e in page[:limit]], "next_offset": offset + limit if more else None}
+    return {"items": page[:limit], "next_offset": offset + limit if more else None}
 
 
 def _json(entry: dict[str, Any]) -> dict[str, Any]:

@@ -18,13 +18,17 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(system: SystemDep) -> JSONResponse:
-    """Readiness: the database answers and the keys unwrap the stored data keys."""
+    """Readiness: the database answers, the keys unwrap the stored data keys, and the
+    read models are within `SEQUESTER_READINESS_MAX_LAG` events of the log."""
     try:
         system.staff.position()
         system.keyring.verify()
+        lag = system.projection_lag()
     except Exception:  # any failure here means "not ready", never a stack trace
         return JSONResponse({"status": "unavailable"}, status_code=503)
-    return JSONResponse({"status": "ready"})
+    if lag > system.settings.readiness_max_lag:
+        return JSONResponse({"status": "catching_up", "projection_lag": lag}, status_code=503)
+    return JSONResponse({"status": "ready", "projection_lag": lag})
 
 
 @router.get("/metrics", response_class=Response)
