@@ -272,9 +272,9 @@ def demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def bench(args: argparse.Namespace, settings: Settings) -> int:
-    from bench import crypto
+    from bench import crypto, rebuild
 
-    return crypto.main(args)
+    return {"crypto": crypto.main, "rebuild": rebuild.main}[args.bench_command](args)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -348,6 +348,11 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--events-per-aggregate", type=int, default=10)
     c.add_argument("--backends", default="sqlite,postgresql")
     c.set_defaults(run=bench)
+    r = bs.add_parser("rebuild", help="read-model rebuild and audit verify vs the raw floor")
+    r.add_argument("--json", action="store_true")
+    r.add_argument("--events", type=int, default=100_000, help="domain events (plus audit records)")
+    r.add_argument("--backends", default="sqlite,postgresql")
+    r.set_defaults(run=bench)
     return p
 
 

@@ -27,13 +27,16 @@ def leaf_data(
     notification_id: int, originator_id: UUID | str, version: int, topic: str, state: bytes
 ) -> bytes:
     """The bytes a leaf commits to: the stored row, its position included."""
-    oid = originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id))
+    if isinstance(originator_id, UUID):
+        oid = originator_id.bytes
+    else:  # SQLite stores the id as hex text
+        oid = bytes.fromhex(str(originator_id).replace("-", ""))
     topic_bytes = topic.encode()
     return b"".join(
         (
             LEAF_PREFIX,
             notification_id.to_bytes(8, "big"),
-            oid.bytes,
+            oid,
             version.to_bytes(8, "big", signed=True),
             len(topic_bytes).to_bytes(4, "big"),
             topic_bytes,
@@ -182,12 +185,12 @@ def verify(
             report.problems.append(f"Merkle leaf {expected_index} is missing: the leaf table was edited")
             return report
         row = next(rows, None)
-        problem = _match(row, nid, stored_hash)
+        computed = leaf_hash(leaf_data(*row)) if row is not None else b""
+        problem = _match(row, nid, stored_hash, computed)
         if problem:
             report.problems.append(problem)
             return report
-        assert row is not None
-        tree.append(leaf_hash(leaf_data(*row)))
+        tree.append(computed)
         _check_targets(tree, targets, report)
         if report.problems:
             return report
@@ -202,12 +205,14 @@ def verify(
     return report
 
 
-def _match(row: tuple[int, Any, int, str, bytes] | None, nid: int, stored_hash: bytes) -> str | None:
+def _match(
+    row: tuple[int, Any, int, str, bytes] | None, nid: int, stored_hash: bytes, computed: bytes
+) -> str | None:
     if row is None or row[0] > nid:
         return f"row {nid} was deleted: its Merkle leaf has no row"
     if row[0] < nid:
         return f"{describe(*row[:3])} was inserted: it has no Merkle leaf"
-    if leaf_hash(leaf_data(*row)) != stored_hash:
+    if computed != stored_hash:
         return f"{describe(*row[:3])} was edited, swapped or reordered: it no longer matches its leaf"
     return None
 
