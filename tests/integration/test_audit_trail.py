@@ -90,3 +90,35 @@ def test_the_audit_subject_cannot_be_shredded(system: System) -> None:
 
     with pytest.raises(KeyUnavailable, match="system key"):
         system.keyring.shred(AUDIT_SUBJECT, "oops")
+
+
+def test_concurrent_reads_share_commits_and_every_record_is_stored(system: System) -> None:
+    import threading
+
+    entries = [entry("chart.read", request_id=f"r-{i}") for i in range(60)]
+    barrier = threading.Barrier(12)
+
+    def worker(chunk: list[AuditEntry]) -> None:
+        barrier.wait()
+        for e in chunk:
+            system.audit.record(e)
+
+    threads = [threading.Thread(target=worker, args=(entries[i::12],)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stored = {system.audit.get(e.record_id).entry["request_id"] for e in entries}
+    assert stored == {f"r-{i}" for i in range(60)}
+    assert topics(system).count("AuditRecord.Recorded") == 60
+    assert system.audit.commits < 60  # some records shared a transaction
+
+
+def test_a_failed_group_commit_fails_every_waiter(system: System) -> None:
+    system.audit.record(entry("warm-up"))
+    system.keyring.store.shred(AUDIT_SUBJECT, "fault injection", NOW)
+    system.keyring._by_scope.discard_where(lambda s: True)
+    system.keyring._warmed_at = None
+    with pytest.raises(DataShredded):
+        system.audit.record(entry("chart.read"))
+    assert topics(system).count("AuditRecord.Recorded") == 1
