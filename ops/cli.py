@@ -272,9 +272,10 @@ def demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def bench(args: argparse.Namespace, settings: Settings) -> int:
-    from bench import crypto, rebuild
+    from bench import api, crypto, rebuild
 
-    return {"crypto": crypto.main, "rebuild": rebuild.main}[args.bench_command](args)
+    runs = {"crypto": crypto.main, "rebuild": rebuild.main, "api": api.main}
+    return runs[args.bench_command](args)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -353,6 +354,12 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--events", type=int, default=100_000, help="domain events (plus audit records)")
     r.add_argument("--backends", default="sqlite,postgresql")
     r.set_defaults(run=bench)
+    a = bs.add_parser("api", help="audited chart reads/writes vs a constant and an INSERT route")
+    a.add_argument("--json", action="store_true")
+    a.add_argument("--workers", type=int, default=2)
+    a.add_argument("--clients", type=int, default=32)
+    a.add_argument("--seconds", type=float, default=10.0)
+    a.set_defaults(run=bench)
     return p
 
 

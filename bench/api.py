@@ -1,0 +1,186 @@
+"""`sequester bench api`: audited chart reads and writes against `sequester serve` on
+PostgreSQL over loopback, beside two floors served with the same settings: a route
+returning a constant and a route doing one INSERT and COMMIT.
+
+The load generator is closed-loop (N concurrent clients for a bounded time) for
+throughput, and open-loop (requests at a fixed offered rate) for the p99 at 200 req/s.
+It runs on the same 2-core machine as the server, so it takes CPU from it: the
+ratios are the meaningful figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from psycopg import sql
+
+from bench.crypto import POSTGRES_URL
+from ops.bootstrap import build, ensure_development_keys
+from ops.demo import load_demo
+from ops.keys.tokens import sign_development_token
+from ops.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def process(args: list[str], env: dict[str, str], ready_url: str, log: Path) -> Iterator[None]:
+    with log.open("w") as out:
+        proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(ready_url, timeout=1).status_code < 500:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.2)
+            else:
+                raise RuntimeError(f"server did not start: {log.read_text()[-1000:]}")
+            yield
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+async def closed_loop(send: Callable[[httpx.AsyncClient], Any], seconds: float, clients: int,
+                      base: str) -> dict[str, float]:
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=10) as http:
+        stop = time.perf_counter() + seconds
+
+        async def client() -> None:
+            nonlocal errors
+            while time.perf_counter() < stop:
+                started = time.perf_counter()
+                response = await send(http)
+                latencies.append(time.perf_counter() - started)
+                errors += response.status_code >= 400
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+    return summary(latencies, elapsed, errors)
+
+
+async def open_loop(send: Callable[[httpx.AsyncClient], Any], rate: float, seconds: float,
+                    base: str) -> dict[str, float]:
+    latencies: list[float] = []
+    errors = 0
+    async with httpx.AsyncClient(base_url=base, timeout=10,
+                                 limits=httpx.Limits(max_connections=200)) as http:
+        async def one() -> None:
+            nonlocal errors
+            started = time.perf_counter()
+            response = await send(http)
+            latencies.append(time.perf_counter() - started)
+            errors += response.status_code >= 400
+        tasks = []
+        start = time.perf_counter()
+        for n in range(int(rate * seconds)):
+            delay = start + n / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one()))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - start
+    return summary(latencies, elapsed, errors)
+
+
+def summary(latencies: list[float], elapsed: float, errors: int) -> dict[str, float]:
+    ordered = sorted(latencies)
+    p = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000  # noqa: E731
+    return {"rps": round(len(ordered) / elapsed, 1), "p50_ms": round(p(0.50), 2),
+            "p99_ms": round(p(0.99), 2), "requests": len(ordered), "errors": errors,
+            "mean_ms": round(statistics.fmean(ordered) * 1000, 2) if ordered else 0.0}
+
+
+def main(args: argparse.Namespace) -> int:
+    schema = f"bench_api_{uuid.uuid4().hex[:8]}"
+    with tempfile.TemporaryDirectory(prefix="sequester-bench-api-") as tmp:
+        work = Path(tmp)
+        key_dir = work / "keys"
+        url = f"{POSTGRES_URL}?schema={schema}"
+        settings = Settings(database_url=url, key_dir=key_dir, log_level="WARNING")
+        ensure_development_keys(settings)
+        system = build(settings)
+        load_demo(system)
+        pseudonym = system.subjects.list_pseudonyms()[0]  # C-002 holds a write grant
+        system.close()
+        try:
+            report = run(args, work, key_dir, url, schema, pseudonym)
+        finally:
+            with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+                conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+    print(json.dumps(report) if args.json else json.dumps(report, indent=2))
+    return 0
+
+
+def run(args: argparse.Namespace, work: Path, key_dir: Path, url: str, schema: str,
+        pseudonym: str) -> dict[str, Any]:
+    env = {**os.environ, "SEQUESTER_DATABASE_URL": url, "SEQUESTER_KEY_DIR": str(key_dir),
+           "SEQUESTER_LOG_LEVEL": "WARNING", "SEQUESTER_LOG_FORMAT": "json",
+           "SEQUESTER_BENCH_FLOOR_URL": POSTGRES_URL, "SEQUESTER_BENCH_FLOOR_SCHEMA": schema}
+    token = sign_development_token(key_dir, sub="C-002", roles=["clinician"],
+                                   issuer="sequester-dev", audience="sequester", ttl=3600)
+    auth = {"Authorization": f"Bearer {token}"}
+    port, floor_port = free_port(), free_port()
+    api = f"http://127.0.0.1:{port}"
+    floor = f"http://127.0.0.1:{floor_port}"
+    workers = str(args.workers)
+    serve = [sys.executable, "-m", "ops.cli", "serve", "--port", str(port), "--workers", workers]
+    floor_cmd = [sys.executable, "-m", "uvicorn", "bench.floor_app:create_floor_app", "--factory",
+                 "--port", str(floor_port), "--workers", workers, "--log-level", "warning",
+                 "--no-access-log"]
+    read = lambda http: http.get(f"/charts/{pseudonym}", params={"purpose": "TREAT"}, headers=auth)  # noqa: E731
+    entry = {"activity_type": "individual_session", "service_date": datetime.now(UTC).date().isoformat(),
+             "note": "Bench note: brief check-in."}
+    write = lambda http: http.post(f"/charts/{pseudonym}/entries", json=entry, headers=auth)  # noqa: E731
+    seconds, clients = args.seconds, args.clients
+    results: dict[str, Any] = {}
+    with process(floor_cmd, env, f"{floor}/constant", work / "floor.log"):
+        results["constant"] = asyncio.run(closed_loop(lambda h: h.get("/constant"), seconds, clients, floor))
+        results["insert"] = asyncio.run(closed_loop(lambda h: h.post("/insert"), seconds, clients, floor))
+    with process(serve, env, f"{api}/readyz", work / "serve.log"):
+        results["read"] = asyncio.run(closed_loop(read, seconds, clients, api))
+        results["write"] = asyncio.run(closed_loop(write, seconds, clients, api))
+        results["read_at_200rps"] = asyncio.run(open_loop(read, 200, seconds, api))
+    return {
+        "read_vs_insert_floor": round(results["read"]["rps"] / results["insert"]["rps"], 3),
+        "p99_ms_at_200rps": results["read_at_200rps"]["p99_ms"],
+        "read_rps": results["read"]["rps"],
+        "write_rps": results["write"]["rps"],
+        "insert_floor_rps": results["insert"]["rps"],
+        "constant_rps": results["constant"]["rps"],
+        "details": results,
+        "settings": {"workers": args.workers, "clients": clients, "seconds": seconds,
+                     "backend": "postgresql on loopback"},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+    }
