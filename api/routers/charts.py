@@ -1,7 +1,208 @@
-"""Routes under /charts (to be filled in)."""
+"""Sequestered charts: read, write, close, reopen, and break-glass.
+
+Every route asks the decision point (`system.chart_access.decide`) before touching the
+chart and records the deciding rule. A principal outside the Director's office and the
+privacy office learns nothing from a pseudonym: an unknown one is refused exactly like
+a chart it holds no grant for. Denials resting on the staff↔client link are shown as
+"sequestration" to everyone but the Director's office (DESIGN §3 item 6).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import UTC, date, datetime
+from typing import Annotated, NoReturn
+
+from fastapi import APIRouter, Depends, Path, Query, Response, status
+
+from api import audit
+from api.auth import Principal
+from api.deps import SystemDep, require
+from api.schemas.access import BreakGlassCreate, BreakGlassCreated, Purpose
+from api.schemas.charts import (
+    AccessBasis,
+    ChartClose,
+    ChartPublic,
+    ChartReopen,
+    Closure,
+    EntryCreate,
+    EntryCreated,
+    EntryPublic,
+)
+from api.schemas.common import PSEUDONYM_PATTERN, Written
+from domain.access import policy
+from domain.access.policy import Decision, Target
+from domain.charts.aggregate import CLOSED
+from domain.errors import InvalidInput, NotFound, PermissionDenied
+from domain.subjects.subject import Subject
+from ops.bootstrap import System
 
 router = APIRouter(prefix="/charts", tags=["charts"])
+Pseudonym = Annotated[str, Path(pattern=PSEUDONYM_PATTERN)]
+#: Roles that may hold a grant for some purpose of use; the grant itself decides.
+Reader = Annotated[Principal, Depends(require(
+    "clinician", "peer_staff", "clinical_deputy", "county_counsel", "auditor",
+    "privacy_officer", "director",
+))]
+Writer = Annotated[Principal, Depends(require("clinician", "peer_staff"))]
+Closer = Annotated[Principal, Depends(require("clinician", "director"))]
+#: Roles that may know whether a pseudonym exists (they enrol subjects or grant access).
+KNOWS_PSEUDONYMS = frozenset({"director", "privacy_officer"})
+#: Deny rules that break-glass never overrides.
+DENY_RULES = frozenset({
+    policy.RULE_SELF_ACCESS, policy.RULE_NO_AGREEMENT,
+    policy.RULE_GROUP_CO_MEMBER, policy.RULE_SUPERVISOR_AS_CLINICIAN,
+})
+
+
+def refuse(decision: Decision, principal: Principal) -> NoReturn:
+    """Record the public rule (and the precise one for the Director's note), then deny."""
+    a = audit.this_request()
+    a.rule = decision.public().rule
+    if a.rule == policy.RULE_SEQUESTRATION:
+        a.director_rule = decision.rule
+    view = decision.view_for(principal.roles)
+    raise PermissionDenied(view.rule, view.explanation)
+
+
+def subject_of(system: System, principal: Principal, action: str, pseudonym: str,
+               purpose: str) -> Subject:
+    """The subject; for most roles an unknown pseudonym is refused like a missing grant."""
+    try:
+        return system.subjects.get(pseudonym)
+    except NotFound:
+        if principal.roles & KNOWS_PSEUDONYMS:
+            raise
+        refuse(policy.deny_without_grant(action, Target(pseudonym, purpose), []), principal)
+
+
+def assess(system: System, principal: Principal, action: str, pseudonym: str, purpose: str,
+           audit_action: str) -> tuple[Subject, Decision]:
+    """The subject and the access decision, with the request's audit record told first
+    what is at stake (so a refusal is recorded against the chart and purpose)."""
+    a = audit.this_request()
+    a.action, a.target, a.purpose = audit_action, pseudonym, purpose
+    subject = subject_of(system, principal, action, pseudonym, purpose)
+    who = policy.Principal(principal.staff_id, principal.roles)
+    now = datetime.now(UTC)
+    return subject, system.chart_access.decide(who, action, pseudonym, purpose, now)
+
+
+def authorize(system: System, principal: Principal, action: str, pseudonym: str, purpose: str,
+              audit_action: str) -> Decision:
+    """An allowed decision, or a refusal naming its (public) rule."""
+    _, decision = assess(system, principal, action, pseudonym, purpose, audit_action)
+    if not decision.allowed:
+        refuse(decision, principal)
+    return decision
+
+
+def not_after_today(day: date, what: str) -> date:
+    today = datetime.now(UTC).date()
+    if day > today:
+        raise InvalidInput(f"the {what} {day} is after today ({today})")
+    return day
+
+
+@router.get("/{pseudonym}", response_model=ChartPublic)
+def read_chart(
+    pseudonym: Pseudonym, system: SystemDep, principal: Reader,
+    purpose: Annotated[Purpose, Query(description="HL7 PurposeOfUse")] = "TREAT",
+) -> ChartPublic:
+    """The chart's status and current entries, notes included, for a principal whose
+    grant (or live break-glass, with purpose ETREAT or BTG) allows the read."""
+    decision = authorize(system, principal, "read", pseudonym, purpose, "chart.read")
+    chart = system.charts.get(pseudonym)
+    audit.read(system, "chart.read", pseudonym, rule=decision.rule)
+    return ChartPublic(
+        pseudonym=chart.pseudonym, status="closed" if chart.status == CLOSED else "open",
+        opened_on=chart.opened_on,
+        closed_on=chart.closed_on,
+        closures=[Closure(closed_on=c["closed_on"], reopened_on=c["reopened_on"])
+                  for c in chart.closures],
+        entries=[EntryPublic(
+            entry_id=e.entry_id, author=e.author, activity_type=e.activity_type,
+            service_code=e.service_code, service_date=e.service_date, note=e.note,
+            recorded_at=e.recorded_at, corrects=e.corrects,
+        ) for e in chart.current_entries()],
+        access=AccessBasis(rule=decision.rule, purpose=purpose, grant_id=decision.grant_id,
+                           break_glass=decision.break_glass,
+                           break_glass_id=decision.break_glass_id),
+    )
+
+
+@router.post("/{pseudonym}/entries", status_code=status.HTTP_201_CREATED,
+             response_model=EntryCreated)
+def add_entry(pseudonym: Pseudonym, body: EntryCreate, system: SystemDep, principal: Writer,
+              response: Response) -> EntryCreated:
+    """Append an entry (a correction names the entry it corrects). Needs write access and
+    a job title that charts; self-help and 12-step activities are never charted."""
+    decision = authorize(system, principal, "write", pseudonym, body.purpose, "chart.write")
+    try:
+        author = system.staff.get(principal.staff_id)
+    except NotFound:
+        raise PermissionDenied(
+            "not_staff", "only a staff member on the roster may author chart entries"
+        ) from None
+    with audit.command("chart.write", pseudonym, rule=decision.rule):
+        entry_id, position = system.charts.add_entry(
+            pseudonym, principal.staff_id, author.charts, body.activity_type,
+            body.service_code, body.service_date, body.note, datetime.now(UTC),
+            corrects=body.corrects,
+        )
+    response.headers["Location"] = f"/charts/{pseudonym}"
+    return EntryCreated(entry_id=entry_id, position=position)
+
+
+def authorize_closing(system: System, principal: Principal, pseudonym: str, purpose: str,
+                      audit_action: str) -> str:
+    """The Director's office closes and reopens any chart; a clinician needs write access."""
+    if "director" in principal.roles:
+        a = audit.this_request()
+        a.action, a.target, a.purpose = audit_action, pseudonym, purpose
+        return "role"
+    return authorize(system, principal, "write", pseudonym, purpose, audit_action).rule
+
+
+@router.post("/{pseudonym}/close", response_model=Written)
+def close_chart(pseudonym: Pseudonym, body: ChartClose, system: SystemDep,
+                principal: Closer) -> Written:
+    """Close the chart; its closing date drives the dual-relationship two-year rule."""
+    rule = authorize_closing(system, principal, pseudonym, body.purpose, "chart.close")
+    not_after_today(body.closed_on, "closing date")
+    with audit.command("chart.close", pseudonym, rule=rule):
+        position = system.charts.close_chart(pseudonym, body.closed_on, principal.staff_id)
+    return Written(position=position)
+
+
+@router.post("/{pseudonym}/reopen", response_model=Written)
+def reopen_chart(pseudonym: Pseudonym, body: ChartReopen, system: SystemDep,
+                 principal: Closer) -> Written:
+    """Reopen a closed chart, with a reason; the earlier closing date is kept."""
+    rule = authorize_closing(system, principal, pseudonym, body.purpose, "chart.reopen")
+    not_after_today(body.reopened_on, "reopening date")
+    with audit.command("chart.reopen", pseudonym, rule=rule):
+        position = system.charts.reopen(
+            pseudonym, body.reopened_on, principal.staff_id, body.reason
+        )
+    return Written(position=position)
+
+
+@router.post("/{pseudonym}/break-glass", status_code=status.HTTP_201_CREATED,
+             response_model=BreakGlassCreated)
+def break_glass(pseudonym: Pseudonym, body: BreakGlassCreate, system: SystemDep,
+                principal: Writer, response: Response) -> BreakGlassCreated:
+    """Emergency access (ETREAT or BTG) with a reason: time-limited, flagged, and queued
+    for the privacy officer's review. It never overrides a deny rule."""
+    subject, decision = assess(system, principal, "read", pseudonym, body.purpose,
+                               "break_glass.invoke")
+    if decision.rule in DENY_RULES:
+        refuse(decision, principal)
+    with audit.command("break_glass.invoke", pseudonym, rule=policy.RULE_BREAK_GLASS):
+        break_glass_id, position = system.access.invoke_break_glass(
+            principal.staff_id, pseudonym, subject.id, body.purpose, body.reason,
+            datetime.now(UTC), actor_roles=principal.roles,
+        )
+    invocation = system.access.get_break_glass(break_glass_id)
+    response.headers["Location"] = f"/break-glass/{break_glass_id}"
+    return BreakGlassCreated(break_glass_id=break_glass_id, expires_at=invocation.expires_at,
+                             position=position)
