@@ -142,9 +142,15 @@ class ContextApplication(Application[UUID]):
         """The log's current position (the id of the last stored event)."""
         return self.recorder.max_notification_id() or 0
 
-    def load(self, aggregate_id: UUID, what: str, version: int | None = None) -> Any:
-        """Load an aggregate or raise `NotFound` naming what was asked for."""
+    def load(
+        self, aggregate_id: UUID, what: str, version: int | None = None, kind: type | None = None
+    ) -> Any:
+        """Load an aggregate or raise `NotFound` naming what was asked for; with `kind`,
+        an id of another kind of aggregate is not found either."""
         try:
-            return self.repository.get(aggregate_id, version=version)
+            aggregate = self.repository.get(aggregate_id, version=version)
         except AggregateNotFoundError:
             raise NotFound(f"{what} does not exist") from None
+        if kind is not None and not isinstance(aggregate, kind):
+            raise NotFound(f"{what} does not exist")
+        return aggregate

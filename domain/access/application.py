@@ -94,7 +94,7 @@ class AccessApplication(ContextApplication):
         return self.commit(grant)
 
     def get_grant(self, grant_id: UUID, version: int | None = None) -> Grant:
-        grant: Grant = self.load(grant_id, f"grant {grant_id}", version)
+        grant: Grant = self.load(grant_id, f"grant {grant_id}", version, kind=Grant)
         return grant
 
     def invoke_break_glass(
@@ -140,7 +140,9 @@ class AccessApplication(ContextApplication):
         return self.commit(invocation)
 
     def get_break_glass(self, break_glass_id: UUID, version: int | None = None) -> BreakGlass:
-        invocation: BreakGlass = self.load(break_glass_id, f"break-glass {break_glass_id}", version)
+        invocation: BreakGlass = self.load(
+            break_glass_id, f"break-glass {break_glass_id}", version, kind=BreakGlass
+        )
         return invocation
 
     def facts_for(

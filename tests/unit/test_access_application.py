@@ -201,3 +201,20 @@ def test_unknown_break_glass_is_not_found(app: AccessApplication) -> None:
 def test_facts_for_a_stranger_are_empty(app: AccessApplication) -> None:
     grant(app)
     assert app.facts_for("someone-else", CHART) == ((), ())
+
+
+def test_an_id_of_another_kind_is_not_a_grant(memory_system) -> None:  # type: ignore[no-untyped-def]
+    from datetime import date
+
+    import pytest
+
+    from domain.access.application import AccessApplication
+    from domain.errors import NotFound
+    from domain.staff.aggregate import staff_uuid
+
+    memory_system.staff.hire("S-1", "A", "clinician", ["clinician"], date(2024, 1, 8))
+    access = AccessApplication(memory_system.infrastructure)
+    with pytest.raises(NotFound, match="does not exist"):
+        access.get_grant(staff_uuid("S-1"))
+    with pytest.raises(NotFound, match="does not exist"):
+        access.get_break_glass(staff_uuid("S-1"))

@@ -1,0 +1,106 @@
+"""Role confusion: every route tried with every role; only the intended ones get past
+authorization. The probe is a principal who is not a staff member and holds one role,
+with fake ids and an empty body: an intended role then fails later (404, 422) but never
+with 403, and every other role gets 403 before anything is looked up.
+
+Chart routes are decided by the access policy after the role gate: for an unknown
+pseudonym every role but the director's office and the privacy officer gets the same 403
+as a missing grant (the journeys test the granted paths).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from fastapi.testclient import TestClient
+
+from domain.staff.aggregate import ROLES
+
+P = "SQ-AAAA-BBBB"
+U = "00000000-0000-4000-8000-000000000000"
+AUDIT = {"auditor", "director"}
+EVERYONE = set(ROLES)  # the handler decides on the object (the person itself, a supervisor)
+DEPUTY = {"clinical_deputy", "director"}
+ROUTES: dict[tuple[str, str], set[str]] = {
+    ("POST", "/staff"): {"hr", "director"},
+    ("GET", "/staff/X-404"): {"hr", "director", "manager", "privacy_officer"},
+    ("POST", "/staff/X-404/confidentiality-agreements"): {"hr", "director"},
+    ("POST", "/subjects"): {"director"},
+    ("GET", "/subjects"): {"director"},
+    ("POST", f"/subjects/{P}/resolve"): {"director"},
+    ("POST", f"/subjects/{P}/groups"): {"director"},
+    ("POST", f"/subjects/{P}/clinicians"): {"director"},
+    ("GET", f"/subjects/{P}/access-report"): {"director"},
+    ("GET", "/audit/events"): AUDIT,
+    ("GET", "/audit/checkpoint"): AUDIT,
+    ("GET", "/audit/proofs/inclusion?index=0"): AUDIT,
+    ("GET", "/audit/proofs/consistency?old=0"): AUDIT,
+    ("GET", f"/audit/replay/subject/{P}"): AUDIT,
+    ("GET", "/audit/export?format=fhir"): AUDIT,
+    # Charts: the access decision follows; an unknown pseudonym reads as "no grant" to all
+    # but the director and privacy officer, who may know which pseudonyms exist.
+    ("GET", f"/charts/{P}"): {"director", "privacy_officer"},
+    ("POST", f"/charts/{P}/entries"): {"clinician", "peer_staff"},
+    ("POST", f"/charts/{P}/break-glass"): {"clinician", "peer_staff"},
+    ("POST", f"/charts/{P}/close"): {"clinician", "director"},
+    ("POST", f"/charts/{P}/reopen"): {"clinician", "director"},
+    ("POST", "/grants"): {"privacy_officer"},
+    ("GET", "/grants"): {"privacy_officer"},
+    ("GET", f"/grants/{U}"): {"privacy_officer"},
+    ("POST", f"/grants/{U}/revoke"): {"privacy_officer"},
+    ("GET", "/break-glass"): {"privacy_officer"},
+    ("GET", f"/break-glass/{U}"): {"privacy_officer"},
+    ("POST", f"/break-glass/{U}/review"): {"privacy_officer"},
+    ("POST", "/dual-relationships"): EVERYONE,  # the staff member itself, or a manager
+    ("GET", "/dual-relationships"): DEPUTY | {"county_counsel", "manager"},
+    ("GET", f"/dual-relationships/{U}"): DEPUTY,  # others: the same 403 for unknown ids
+    ("POST", f"/dual-relationships/{U}/referral"): {"manager"},
+    ("POST", f"/dual-relationships/{U}/guidance"): DEPUTY | {"county_counsel"},  # or a waiver
+    ("POST", f"/dual-relationships/{U}/recommendation"): {"clinical_deputy"},
+    ("POST", f"/dual-relationships/{U}/decision"): {"director"},
+    ("POST", f"/dual-relationships/{U}/conditions/0/met"): DEPUTY | {"manager"},
+    ("POST", f"/dual-relationships/{U}/close"): DEPUTY,
+    ("POST", "/accommodations"): EVERYONE,  # only for oneself: the handler checks
+    ("GET", f"/accommodations/{U}"): EVERYONE,  # the employee, hr or the supervisor
+    ("POST", f"/accommodations/{U}/notes"): EVERYONE,  # hr or the employee
+    ("POST", f"/accommodations/{U}/decision"): {"hr"},
+    ("POST", f"/accommodations/{U}/decline"): EVERYONE,  # the employee
+}
+OPEN = {"/healthz", "/readyz", "/metrics"}
+
+
+def template(path: str) -> str:
+    return path.split("?")[0]
+
+
+def test_the_table_covers_every_route(client: TestClient) -> None:
+    documented = {
+        (method.upper(), path)
+        for path, item in client.get("/openapi.json").json()["paths"].items()
+        for method in item
+        if path not in OPEN
+    }
+    probed = set()
+    for method, path in ROUTES:
+        for candidate in documented:
+            parts, probe = candidate[1].split("/"), template(path).split("/")
+            if candidate[0] == method and len(parts) == len(probe) and all(
+                a == b or a.startswith("{") for a, b in zip(parts, probe, strict=True)
+            ):
+                probed.add(candidate)
+    assert documented - probed == set()
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_only_the_intended_roles_pass_authorization(
+    client: TestClient, token_for: Callable[..., dict[str, str]], role: str
+) -> None:
+    headers = token_for("ZZ-1", role)
+    wrong = []
+    for (method, path), allowed in ROUTES.items():
+        kwargs = {"json": {}} if method == "POST" else {}
+        status = client.request(method, path, headers=headers, **kwargs).status_code
+        if (status == 403) == (role in allowed) or status == 500:
+            wrong.append(f"{method} {path}: {status}")
+    assert wrong == []
