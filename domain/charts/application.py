@@ -7,6 +7,9 @@ before it gets here; this service enforces the charting rules themselves.
 
 from __future__ import annotations
 
+import random
+import time
+
 from datetime import date, datetime
 from uuid import UUID, uuid4
 
@@ -14,7 +17,10 @@ from eventsourcing.domain import AggregateEvent
 
 from domain.base import ContextApplication
 from domain.charts.aggregate import Chart, chart_uuid, check_pseudonym
-from domain.errors import AlreadyExists, InvalidInput, NotFound
+from domain.errors import ConcurrencyConflict, AlreadyExists, InvalidInput, NotFound
+
+
+APPEND_ATTEMPTS = 10
 
 
 class ChartsApplication(ContextApplication):
@@ -51,22 +57,24 @@ class ChartsApplication(ContextApplication):
     ) -> tuple[UUID, int]:
         """Append an entry; `author_charts` says whether the author's job title charts.
 
+        Appends commute, so one that loses a race with another writer of the same chart
+        is re-applied to the newer chart (its rules checked again) rather than refused.
         Returns the new entry's id and the log position.
         """
-        chart = self.get(pseudonym)
         entry_id = uuid4()
-        chart.record_entry(
-            entry_id,
-            author,
-            author_charts,
-            activity_type,
-            service_code,
-            service_date,
-            note,
-            recorded_at,
-            corrects,
-        )
-        return entry_id, self.commit(chart)
+        for attempt in range(APPEND_ATTEMPTS):
+            chart = self.get(pseudonym)
+            chart.record_entry(
+                entry_id, author, author_charts, activity_type, service_code, service_date,
+                note, recorded_at, corrects,
+            )
+            try:
+                return entry_id, self.commit(chart)
+            except ConcurrencyConflict:
+                if attempt == APPEND_ATTEMPTS - 1:
+                    raise
+                time.sleep(random.uniform(0, 0.004 * (attempt + 1)))  # spread the retries
+        raise AssertionError("unreachable")
 
     def close_chart(self, pseudonym: str, closed_on: date, by: str) -> int:
         """Close the chart (not named `close`: that is the Application's own shutdown)."""

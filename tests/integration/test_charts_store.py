@@ -74,3 +74,32 @@ def test_shredding_the_subject_makes_its_chart_unreadable(system: System) -> Non
     assert system.keyring.shred(SUBJECT, "retention period ended") >= 1
     with pytest.raises(DataShredded):
         ChartsApplication(system.infrastructure).get(P)
+
+
+def test_concurrent_appends_to_one_chart_all_land(system) -> None:  # type: ignore[no-untyped-def]
+    import threading
+    from datetime import UTC, date, datetime
+    from uuid import uuid4
+
+    from domain.charts.application import ChartsApplication
+
+    charts = ChartsApplication(system.infrastructure)
+    charts.open("SQ-RACE-0001", uuid4(), date(2024, 1, 1))
+    ids: list[object] = []
+    barrier = threading.Barrier(6)
+
+    def append() -> None:
+        barrier.wait()
+        entry_id, _ = ChartsApplication(system.infrastructure).add_entry(
+            "SQ-RACE-0001", "C-1", True, "individual_session", None, date(2024, 2, 1),
+            "race note", datetime.now(UTC))
+        ids.append(entry_id)
+
+    threads = [threading.Thread(target=append) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    chart = charts.get("SQ-RACE-0001")
+    assert sorted(map(str, ids)) == sorted(str(e.entry_id) for e in chart.entries)
+    assert len(chart.entries) == 6
