@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from domain.audit.trail import AuditEntry, audited_command
+from domain.errors import PermissionDenied, RuleViolation
 from ops.bootstrap import System
 
 
@@ -61,8 +62,25 @@ def this_request() -> RequestAudit:
 
 
 @contextmanager
+def rule_kept() -> Iterator[None]:
+    """A refusal by a domain rule keeps that rule's name on the request's audit record
+    (not only "role"); re-raised for api/errors.py to map."""
+    try:
+        yield
+    except (PermissionDenied, RuleViolation) as e:
+        this_request().rule = e.rule
+        raise
+
+
+@contextmanager
 def command(action: str, target: str = "", rule: str = "role") -> Iterator[None]:
-    """Run a write; its audit record commits with its events."""
+    """Run a write; its audit record commits with its events (a refusal keeps its rule)."""
+    with rule_kept(), _command(action, target, rule):
+        yield
+
+
+@contextmanager
+def _command(action: str, target: str, rule: str) -> Iterator[None]:
     audit = this_request()
     audit.action, audit.target, audit.rule = action, target or audit.target, rule
     def entry(aggregates: Sequence[Any]) -> AuditEntry:

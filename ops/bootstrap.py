@@ -4,6 +4,7 @@ bounded context's application from the settings. Nothing is built at import time
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -21,7 +22,7 @@ from eventsourcing.persistence import (
 from psycopg import sql
 
 from domain.base import KEK_NAMES, Infrastructure
-from domain.errors import InvalidInput, Unavailable
+from domain.errors import DataShredded, InvalidInput, Unavailable
 from domain.access.application import AccessApplication
 from domain.audit.application import AuditTrail
 from domain.audit.trail import AUDIT_SUBJECT
@@ -127,6 +128,21 @@ class System:
 
     def close(self) -> None:
         self.infrastructure.factory.close()
+
+    def events(self, topics: tuple[str, ...]) -> Iterator[Any]:
+        """Decoded events of the given topics, in log order, shredded ones skipped (the
+        in-memory backend's stand-in for a read model)."""
+        recorder, mapper = self.infrastructure.recorder, self.infrastructure.mapper
+        position = 0
+        while page := recorder.select_notifications(
+            position, 500, topics=topics, inclusive_of_start=False
+        ):
+            for notification in page:
+                try:
+                    yield mapper.to_domain_event(notification)
+                except DataShredded:
+                    continue
+            position = page[-1].id
 
     def projection_lag(self) -> int:
         """Events in the log not yet applied by the slowest read model."""

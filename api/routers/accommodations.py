@@ -8,8 +8,6 @@ neither ever appears in an error, a log line or an audit record (those name ids 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -29,7 +27,7 @@ from api.schemas.accommodations import (
     NoteCreate,
 )
 from api.schemas.common import Written
-from domain.errors import InvalidInput, PermissionDenied, RuleViolation
+from domain.errors import InvalidInput
 from ops.bootstrap import System
 
 router = APIRouter(prefix="/accommodations", tags=["accommodations"])
@@ -37,21 +35,6 @@ RequestId = Annotated[uuid.UUID, Path(description="The id returned when the requ
 HR = Annotated[Principal, Depends(require("hr"))]
 
 
-@contextmanager
-def _rule_kept() -> Iterator[None]:
-    """A refusal by a domain rule keeps that rule's name on the request's audit record
-    (not only "role"). Re-raised: api/errors.py maps it."""
-    try:
-        yield
-    except (PermissionDenied, RuleViolation) as e:
-        audit.this_request().rule = e.rule
-        raise
-
-
-@contextmanager
-def _audited(action: str, target: str) -> Iterator[None]:
-    with _rule_kept(), audit.command(action, target):
-        yield
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=AccommodationCreated)
@@ -62,7 +45,7 @@ def file_request(
     files for someone else: an `employee_id` other than the caller's is refused (422)."""
     employee_id = body.employee_id or principal.staff_id
     today = datetime.now(UTC).date()
-    with _audited("accommodation.file", employee_id):
+    with audit.command("accommodation.file", employee_id):
         if body.filed_on is not None and body.filed_on > today:
             raise InvalidInput(f"filed_on {body.filed_on} is after today ({today})")
         request_id, position = system.accommodations.file(
@@ -83,7 +66,7 @@ def get_request(
     record = audit.this_request()
     record.action, record.target = "accommodation.read", str(request_id)
     viewer = _viewer(system, request_id, principal)
-    with _rule_kept():
+    with audit.rule_kept():
         view = system.accommodations.view(
             request_id, principal.staff_id, sorted(principal.roles), viewer == "supervisor"
         )
@@ -111,7 +94,7 @@ def add_note(
     request_id: RequestId, body: NoteCreate, system: SystemDep, principal: PrincipalDep
 ) -> Written:
     """A note of the interactive discussion [II.D], by hr or the employee."""
-    with _audited("accommodation.note", str(request_id)):
+    with audit.command("accommodation.note", str(request_id)):
         position = system.accommodations.add_note(
             request_id, principal.staff_id, sorted(principal.roles), body.text
         )
@@ -126,7 +109,7 @@ def decide(
     `effective_on`, or denies it stating the undue hardship [II.E]; a denial without one
     is refused (422 `denial_requires_undue_hardship`)."""
     apps, roles = system.accommodations, sorted(principal.roles)
-    with _audited(f"accommodation.{body.outcome}", str(request_id)):
+    with audit.command(f"accommodation.{body.outcome}", str(request_id)):
         if body.outcome == "grant":
             assert body.accommodation is not None and body.effective_on is not None  # schema
             position = apps.grant(
@@ -143,7 +126,7 @@ def decline(
 ) -> Written:
     """The employee declines the accommodation offered or granted [II.F]; `accommodation`
     (default: the current one) guards against declining a stale offer."""
-    with _audited("accommodation.decline", str(request_id)):
+    with audit.command("accommodation.decline", str(request_id)):
         declined = body.accommodation
         if declined is None:
             declined = system.accommodations.get(request_id).declinable or ""

@@ -11,8 +11,6 @@ comes through.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
@@ -35,9 +33,9 @@ from api.schemas.dual_relationships import (
     StepDate,
 )
 from domain.dual_relationships import Actor, Disclosure, DualRelationshipCase, rules
-from domain.errors import DataShredded, InvalidInput, NotFound, PermissionDenied, RuleViolation
+from domain.errors import InvalidInput, NotFound, PermissionDenied
 from ops.bootstrap import System
-from projections.base import Event, Row
+from projections.base import Row
 from projections.dual_relationship_queue import DualRelationshipQueue, urgency, with_clock
 
 router = APIRouter(prefix="/dual-relationships", tags=["dual-relationships"])
@@ -75,21 +73,6 @@ def _on(body: StepDate | None) -> date:
     return body.on
 
 
-@contextmanager
-def _rule_kept() -> Iterator[None]:
-    """A refusal by a domain rule keeps that rule's name on the request's audit record
-    (not only "role"). Re-raised: api/errors.py maps it."""
-    try:
-        yield
-    except (PermissionDenied, RuleViolation) as e:
-        audit.this_request().rule = e.rule
-        raise
-
-
-@contextmanager
-def _audited(action: str, target: str) -> Iterator[None]:
-    with _rule_kept(), audit.command(action, target):
-        yield
 
 
 # -- the disclosure -----------------------------------------------------------------------
@@ -104,7 +87,7 @@ def disclose(
     pseudonym, the case status and closing date come from its chart; the hire date comes
     from the staff record. The two-year rule's finding and any late report are recorded."""
     actor = _actor(principal)
-    with _audited("dual_relationship.disclose", body.staff_id):
+    with audit.command("dual_relationship.disclose", body.staff_id):
         rules.require_discloser(actor, body.staff_id)
         disclosure = _disclosure(system, body, principal)
         case_id, position = system.dual_relationships.disclose(actor, disclosure, datetime.now(UTC))
@@ -174,7 +157,7 @@ def refer(
     case_id: CaseId, system: SystemDep, principal: Manager, body: StepDate | None = None
 ) -> Written:
     """The manager refers the disclosure to the Clinical Deputy."""
-    with _audited("dual_relationship.refer", str(case_id)):
+    with audit.command("dual_relationship.refer", str(case_id)):
         position = system.dual_relationships.refer(case_id, _actor(principal), _on(body))
     return Written(position=position)
 
@@ -187,10 +170,10 @@ def guidance(
     records a waiver of it (`{"waived": true, "reason": ...}`) so the case can be decided."""
     actor, drs = _actor(principal), system.dual_relationships
     if body.waived:
-        with _audited("dual_relationship.waive_guidance", str(case_id)):
+        with audit.command("dual_relationship.waive_guidance", str(case_id)):
             position = drs.waive_guidance(case_id, actor, body.reason or "", _on(body))
     else:
-        with _audited("dual_relationship.guidance", str(case_id)):
+        with audit.command("dual_relationship.guidance", str(case_id)):
             position = drs.record_guidance(case_id, actor, body.guidance or "", _on(body))
     return Written(position=position)
 
@@ -203,7 +186,7 @@ def recommend(
 ) -> Written:
     """The Clinical Deputy recommends a resolution (never `no_conflict` where the two-year
     rule prohibits the relationship: 422)."""
-    with _audited("dual_relationship.recommend", str(case_id)):
+    with audit.command("dual_relationship.recommend", str(case_id)):
         position = system.dual_relationships.recommend(
             case_id, _actor(principal), body.outcome, body.rationale, _on(body)
         )
@@ -217,7 +200,7 @@ def decide(
     """The Director decides, once the recommendation and counsel's guidance (or its waiver)
     are recorded (else 409). `exception_with_conditions` needs conditions; `no_conflict` is
     refused where the two-year rule prohibits the relationship (422)."""
-    with _audited("dual_relationship.decide", str(case_id)):
+    with audit.command("dual_relationship.decide", str(case_id)):
         position = system.dual_relationships.decide(
             case_id, _actor(principal), body.outcome, list(body.conditions), _on(body),
             body.rationale,
@@ -231,7 +214,7 @@ def condition_met(
     body: StepDate | None = None,
 ) -> Written:
     """Condition `n` of the decision is met (manager, Clinical Deputy or Director's office)."""
-    with _audited("dual_relationship.condition_met", str(case_id)):
+    with audit.command("dual_relationship.condition_met", str(case_id)):
         position = system.dual_relationships.condition_met(case_id, n, _actor(principal), _on(body))
     return Written(position=position)
 
@@ -241,7 +224,7 @@ def close(
     case_id: CaseId, system: SystemDep, principal: Closer, body: StepDate | None = None
 ) -> Written:
     """Close a decided case whose conditions are all met."""
-    with _audited("dual_relationship.close", str(case_id)):
+    with audit.command("dual_relationship.close", str(case_id)):
         position = system.dual_relationships.close_case(case_id, _actor(principal), _on(body))
     return Written(position=position)
 
@@ -258,7 +241,7 @@ def get_case(case_id: CaseId, system: SystemDep, principal: PrincipalDep) -> Cas
     Counsel only; everyone else gets `text: null`."""
     request = audit.this_request()
     request.action, request.target = "dual_relationship.read", str(case_id)
-    with _rule_kept():
+    with audit.rule_kept():
         case = _readable(system, case_id, principal)
     audit.read(system, "dual_relationship.read", str(case_id))
     texts = bool(principal.roles & SEE_TEXT) and principal.staff_id != case.staff_id
@@ -352,7 +335,7 @@ def _queue_rows(system: System, today: date, status: str | None, overdue: bool) 
 def _scanned(system: System, today: date, status: str | None, overdue: bool) -> list[Row]:
     """Without read models (the in-memory backend): the queue's own fold over the log."""
     view = DualRelationshipQueue(system.dual_relationships.policy)
-    folded = view.fold_all(_events(system, view.topics))
+    folded = view.fold_all(system.events(view.topics))
     rows = [with_clock(r, today) for r in folded.values() if r is not None]
     kept = [
         r for r in rows
@@ -360,16 +343,3 @@ def _scanned(system: System, today: date, status: str | None, overdue: bool) -> 
     ]
     return sorted(kept, key=urgency)
 
-
-def _events(system: System, topics: tuple[str, ...]) -> Iterator[Event]:
-    recorder, mapper = system.infrastructure.recorder, system.infrastructure.mapper
-    position = 0
-    while page := recorder.select_notifications(
-        position, 500, topics=topics, inclusive_of_start=False
-    ):
-        for notification in page:
-            try:
-                yield mapper.to_domain_event(notification)
-            except DataShredded:  # a shredded member's cases leave the queue
-                continue
-        position = page[-1].id

@@ -9,7 +9,7 @@ models (the in-memory backend) the same fold runs over the log.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, TypeVar
 
@@ -29,9 +29,9 @@ from api.schemas.access import (
 )
 from api.schemas.common import ID_PATTERN, PSEUDONYM_PATTERN, Written
 from domain.access.grants import Grant
-from domain.errors import DataShredded, NotFound
+from domain.errors import NotFound
 from ops.bootstrap import System
-from projections.base import Event, FoldProjection, Row
+from projections.base import FoldProjection, Row
 from projections.effective_access import EffectiveAccess
 from projections.tables import Db
 
@@ -47,22 +47,9 @@ def view_rows(system: System, kind: type[V], query: Callable[[V, Db], list[Row]]
         view = next(p for p in system.projections.projections if isinstance(p, kind))
         return query(view, system.projections.db)
     scratch = kind()
-    folded = scratch.fold_all(_events(system, scratch.topics))
+    folded = scratch.fold_all(system.events(scratch.topics))
     return [r for r in folded.values() if r is not None]
 
-
-def _events(system: System, topics: tuple[str, ...]) -> Iterator[Event]:
-    recorder, mapper = system.infrastructure.recorder, system.infrastructure.mapper
-    position = 0
-    while page := recorder.select_notifications(
-        position, 500, topics=topics, inclusive_of_start=False
-    ):
-        for notification in page:
-            try:
-                yield mapper.to_domain_event(notification)
-            except DataShredded:  # a shredded subject's grants leave the list
-                continue
-        position = page[-1].id
 
 
 def load_grant(system: System, grant_id: uuid.UUID) -> Grant:

@@ -6,7 +6,6 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
-from domain.audit.trail import AuditRecord
 from ops.bootstrap import System
 from tests import canaries, dbutil
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ops.bootstrap import System, build, checkpoint_signer
+from ops.bootstrap import System, checkpoint_signer
 from ops.cli import main
 from ops.ledger import verify
 from tests import dbutil
