@@ -1,0 +1,98 @@
+"""Over HTTP: token attacks get 401; without an audit record there is no response
+data and no write; internal errors never show a stack trace."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi.testclient import TestClient
+
+from domain.audit.trail import AUDIT_SUBJECT
+from ops.bootstrap import System
+from ops.keys.tokens import sign_development_token
+from tests import dbutil
+
+Tokens = Callable[..., dict[str, str]]
+
+
+def b64(data: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def claims(**kw: object) -> dict[str, object]:
+    now = int(time.time())
+    base: dict[str, object] = {"sub": "D-1", "roles": ["director"], "iss": "sequester-dev",
+                               "aud": "sequester", "iat": now, "exp": now + 60}
+    base.update(kw)
+    return base
+
+
+def attacks(key_dir: Path) -> dict[str, str]:
+    good = sign_development_token(key_dir, sub="C-1", roles=["clinician"], issuer="sequester-dev",
+                                  audience="sequester", ttl=60)
+    header, _, signature = good.split(".")
+    return {
+        "alg none": f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims())}.",
+        "wrong key": jwt.encode(claims(), Ed25519PrivateKey.generate(), algorithm="EdDSA",
+                                headers={"kid": "sequester-dev-1"}),
+        "expired": sign_development_token(key_dir, sub="D-1", roles=["director"],
+                                          issuer="sequester-dev", audience="sequester", ttl=-600),
+        "wrong audience": sign_development_token(key_dir, sub="D-1", roles=["director"],
+                                                 issuer="sequester-dev", audience="other", ttl=60),
+        "tampered payload": f"{header}.{b64(claims())}.{signature}",
+        "garbage": "not.a.token",
+    }
+
+
+def test_each_token_attack_gets_401(client: TestClient, key_dir: Path) -> None:
+    for name, token in attacks(key_dir).items():
+        response = client.get("/subjects", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401, name
+        assert response.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"'), name
+        assert response.json()["error"] == "Unauthorized", name
+
+
+def break_the_audit_trail(system: System) -> None:
+    system.keyring.store.shred(AUDIT_SUBJECT, "fault injection", datetime.now(UTC))
+    system.keyring._by_scope.discard_where(lambda s: True)
+    system.keyring._warmed_at = None
+
+
+def test_without_an_audit_record_there_is_no_data_and_no_write(
+    client: TestClient, token_for: Tokens, app_system: System
+) -> None:
+    director = token_for("D-1", "director")
+    assert client.get("/subjects", headers=director).status_code == 200
+    break_the_audit_trail(app_system)
+    before = dbutil.rows(app_system)
+    read = client.get("/subjects", headers=director)
+    assert read.status_code in (410, 503) and "items" not in read.text
+    write = client.post("/staff", headers=token_for("HR-1", "hr"), json={
+        "staff_id": "S-9", "display_name": "S", "job_title": "clinician", "roles": ["clinician"],
+        "hired_on": "2024-01-01"})
+    assert write.status_code in (410, 503)
+    assert dbutil.rows(app_system) == before
+    assert not app_system.staff.exists("S-9")
+
+
+def test_internal_errors_show_no_stack_trace(
+    client: TestClient, token_for: Tokens, app_system: System
+) -> None:
+    hr = token_for("HR-1", "hr")
+    client.post("/staff", headers=hr, json={
+        "staff_id": "S-1", "display_name": "S", "job_title": "clinician", "roles": ["clinician"],
+        "hired_on": "2024-01-01"})
+    row = next(r for r in dbutil.rows(app_system) if r[2].endswith("StaffMember.Hired"))
+    dbutil.set_state(app_system, row[4], bytes(row[3])[:-1] + b"\x00")
+    response = client.get("/staff/S-1", headers=hr)
+    assert response.status_code == 500
+    assert response.json()["error"] == "TamperDetected"
+    assert "Traceback" not in response.text and ".py" not in response.text
