@@ -38,6 +38,7 @@ from ops.keys.kek import EnvKeySource, FileKeySource, KeyMaterialSource, load_ke
 from ops.keys.keyring import Keyring
 from ops.keys.link import LINK_KEY_SUBJECT, LinkHasher
 from ops.settings import Settings
+from ops import durability
 from ops.checkpoints import CheckpointSigner
 from ops.keys.signing import create_signing_key_file, load_signer
 from ops.keys.tokens import create_token_keys
@@ -180,6 +181,8 @@ def build(settings: Settings, *, verify_keys: bool = True) -> System:
     factory, env = build_factory(settings)
     memory = env["PERSISTENCE_MODULE"] == "eventsourcing.popo"
     recorder = MemoryRecorder() if memory else factory.application_recorder()
+    if not memory:
+        durability.check(recorder, postgres=isinstance(recorder, PostgresRecorder))
     ledger = None if memory else attach_ledger(recorder)
     keyring = build_keyring(settings, data_key_store(factory, recorder))
     if verify_keys:
