@@ -20,6 +20,8 @@ from uuid import UUID, uuid5
 from eventsourcing.persistence import IntegrityError
 from psycopg import sql
 
+from ops.sqltext import Dialect, values
+
 
 DATA_KEY_NAMESPACE = UUID("6f1f3a52-1d0c-5b7e-9a47-0b2f9d7c4e11")
 
@@ -140,11 +142,6 @@ class _Datastore(Protocol):
     def transaction(self, *, commit: bool) -> AbstractContextManager[Any]: ...
 
 
-def _values(row: Any) -> list[Any]:
-    """A row as a list, whether the driver returns dicts (psycopg here) or tuples."""
-    return list(row.values()) if isinstance(row, dict) else list(row)
-
-
 COLUMNS = "key_id, kek, kek_version, subject_id, wrapped, created_at, shredded_at, shred_reason"
 
 
@@ -155,20 +152,13 @@ class SQLDataKeyStore(DataKeyStore):
     def __init__(self, datastore: _Datastore, *, postgres: bool, schema: str = "") -> None:
         self.datastore = datastore
         self.postgres = postgres
-        table = "sequester_data_keys"
-        self.table = (
-            sql.SQL("{}.{}").format(sql.Identifier(schema or "public"), sql.Identifier(table))
-            if postgres
-            else sql.Identifier(table)
-        )
+        self.dialect = Dialect(postgres=postgres, schema=schema)
+        self.table = self.dialect.table("sequester_data_keys")
         self._create_table()
 
     def _q(self, template: str) -> Any:
-        """Compose a statement; SQLite gets plain text with `?` placeholders."""
-        statement = sql.SQL(template).format(table=self.table, cols=sql.SQL(COLUMNS))
-        if self.postgres:
-            return statement
-        return statement.as_string(None).replace("%s", "?")
+        """Compose a statement naming {table} and {cols}."""
+        return self.dialect.q(template, table=self.table, cols=sql.SQL(COLUMNS))
 
     def _create_table(self) -> None:
         blob, ts, rowid = (
@@ -186,20 +176,20 @@ class SQLDataKeyStore(DataKeyStore):
 
     @staticmethod
     def _record(row: Any) -> DataKeyRecord:
-        values = _values(row)
+        cells = values(row)
         created, shredded = (
             v if v is None or isinstance(v, datetime) else datetime.fromisoformat(v)
-            for v in values[5:7]
+            for v in cells[5:7]
         )
         return DataKeyRecord(
-            key_id=UUID(values[0]),
-            kek=values[1],
-            kek_version=int(values[2]),
-            subject_id=UUID(values[3]),
-            wrapped=bytes(values[4]) if values[4] is not None else None,
+            key_id=UUID(cells[0]),
+            kek=cells[1],
+            kek_version=int(cells[2]),
+            subject_id=UUID(cells[3]),
+            wrapped=bytes(cells[4]) if cells[4] is not None else None,
             created_at=created,
             shredded_at=shredded,
-            shred_reason=values[7],
+            shred_reason=cells[7],
         )
 
     def _select(self, where: str, params: tuple[Any, ...]) -> Iterator[DataKeyRecord]:
@@ -276,4 +266,4 @@ class SQLDataKeyStore(DataKeyStore):
                 )
             )
             rows = c.fetchall()
-        return Counter({(v[0], int(v[1])): int(v[2]) for v in map(_values, rows)})
+        return Counter({(v[0], int(v[1])): int(v[2]) for v in map(values, rows)})
