@@ -22,6 +22,7 @@ from api.routers import (
     accommodations,
     audit as audit_routes,
     break_glass,
+    careers,
     charts,
     dual_relationships,
     grants,
@@ -82,7 +83,7 @@ def create_app(settings: Settings, system: System | None = None) -> FastAPI:
     )
     errors.install(app)
     for module in (ops, staff, subjects, charts, grants, break_glass, dual_relationships,
-                   accommodations, audit_routes):
+                   accommodations, audit_routes, careers):
         app.include_router(module.router)
     app.middleware("http")(audited_requests)
     return app

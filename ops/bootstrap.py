@@ -31,6 +31,7 @@ from domain.accommodations.application import AccommodationsApplication
 from domain.charts.application import ChartsApplication
 from domain.dual_relationships import DualRelationshipPolicy, DualRelationshipsApplication
 from domain.staff.application import StaffApplication
+from domain.staff.careers import StaffCareerApplication
 from domain.subjects.application import SubjectsApplication
 from ops.cipher import EnvelopeMapper
 from ops.keys.datakeys import DataKeyStore, InMemoryDataKeyStore, SQLDataKeyStore
@@ -123,6 +124,7 @@ class System:
     dual_relationships: DualRelationshipsApplication
     chart_access: ChartAccess
     audit: AuditTrail
+    careers: StaffCareerApplication
     ledger: Ledger | None = None
     projections: ProjectionRunner | None = None
     extras: dict[str, Any] = field(default_factory=dict)
@@ -252,6 +254,7 @@ def assemble(settings: Settings, keyring: Keyring, infrastructure: Infrastructur
             ),
         ),
         audit=AuditTrail(infrastructure),
+        careers=StaffCareerApplication(infrastructure, staff),
         chart_access=ChartAccess(
             staff, subjects, access, link_of, settings.required_agreement_version
         ),

@@ -22,6 +22,14 @@ U = "00000000-0000-4000-8000-000000000000"
 AUDIT = {"auditor", "director"}
 EVERYONE = set(ROLES)  # the handler decides on the object (the person itself, a supervisor)
 DEPUTY = {"clinical_deputy", "director"}
+HR_DIRECTOR = {"hr", "director"}
+CAREER_READS = ("credentials", "qualifications", "trainings")
+CAREER_WRITES = (
+    "credentials", "credentials/education", "credentials/hours", "credentials/application",
+    "credentials/exam", "credentials/grant", "credentials/renewals", "credentials/ceus",
+    "qualifications/birth-date", "qualifications/awards", "qualifications/experience",
+    "qualifications/experience/0/end", "qualifications/attestations", "trainings",
+)
 ROUTES: dict[tuple[str, str], set[str]] = {
     ("POST", "/staff"): {"hr", "director"},
     ("GET", "/staff/X-404"): {"hr", "director", "manager", "privacy_officer"},
@@ -66,6 +74,15 @@ ROUTES: dict[tuple[str, str], set[str]] = {
     ("POST", f"/accommodations/{U}/notes"): EVERYONE,  # hr or the employee
     ("POST", f"/accommodations/{U}/decision"): {"hr"},
     ("POST", f"/accommodations/{U}/decline"): EVERYONE,  # the employee
+    # Careers: hr and the Director's office write; the person and its supervisor also read.
+    ("GET", "/jobs"): EVERYONE,
+    **{("POST", f"/staff/X-404/{path}"): HR_DIRECTOR for path in CAREER_WRITES},
+    **{("GET", f"/staff/X-404/{path}"): HR_DIRECTOR for path in CAREER_READS},
+    ("GET", "/teams"): HR_DIRECTOR,
+    ("POST", "/teams"): HR_DIRECTOR,
+    ("GET", "/teams/T-404"): HR_DIRECTOR,  # or a member: others get 403 for unknown teams
+    ("POST", "/teams/T-404/members"): HR_DIRECTOR,
+    ("POST", "/teams/T-404/members/X-404/leave"): HR_DIRECTOR,
 }
 OPEN = {"/healthz", "/readyz", "/metrics"}
 
