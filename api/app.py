@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import re
 import threading
-import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import structlog
-from fastapi import FastAPI, Request, Response
-from fastapi.concurrency import run_in_threadpool
+from fastapi import FastAPI
 
-from api import audit, errors
+from api import errors
 from api.auth import TokenVerifier
+from api.middleware import AuditedRequests
 from api.metrics import Metrics
 from api.schemas.common import ErrorBody
 from api.routers import (
@@ -33,8 +29,6 @@ from api.routers import (
 from ops.bootstrap import System, build
 from ops.settings import Settings
 
-log = structlog.get_logger("sequester.api")
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 #: Every route may answer with the stable error body.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": description}
@@ -85,7 +79,7 @@ def create_app(settings: Settings, system: System | None = None) -> FastAPI:
     for module in (ops, staff, subjects, charts, grants, break_glass, dual_relationships,
                    accommodations, audit_routes, careers):
         app.include_router(module.router)
-    app.middleware("http")(audited_requests)
+    app.add_middleware(AuditedRequests)
     return app
 
 
@@ -115,60 +109,3 @@ def create_app_from_environment() -> FastAPI:
     settings = Settings()
     configure_logging(settings)
     return create_app(settings)
-
-
-def route_template(request: Request) -> str:
-    """The matched route's template (set in the scope by the router), never the raw path:
-    raw paths could carry anything a client typed."""
-    route = request.scope.get("route")
-    path = getattr(route, "path", None)
-    return f"{request.method} {path}" if path else f"{request.method} (unknown route)"
-
-
-async def audited_requests(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    given = request.headers.get("x-request-id", "")
-    request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
-    structlog.contextvars.bind_contextvars(request_id=request_id)
-    record = audit.RequestAudit(request_id=request_id, action="")
-    token = audit.current.set(record)
-    started = time.perf_counter()
-    try:
-        response = await call_next(request)
-        route = route_template(request)
-        record.action = record.action or route
-        if not record.stored and request.url.path not in ("/healthz", "/readyz", "/metrics"):
-            response = await store_after(request, record, response)
-    finally:
-        audit.current.reset(token)
-        structlog.contextvars.unbind_contextvars("request_id")
-    response.headers["X-Request-ID"] = request_id
-    response.headers.setdefault("Cache-Control", "no-store")
-    elapsed = time.perf_counter() - started
-    metrics = getattr(request.app.state, "metrics", None)
-    if metrics is not None:
-        metrics.observe(route_template(request), response.status_code, elapsed)
-    log.info(
-        "http.request",
-        route=route_template(request),
-        action=record.action,
-        status=response.status_code,
-        principal=record.principal,
-        ms=round(elapsed * 1000, 1),
-    )
-    return response
-
-
-async def store_after(request: Request, record: audit.RequestAudit, response: Response) -> Response:
-    """The request's one audit record, when the handler did not commit it itself."""
-    status = response.status_code
-    entry = record.entry(audit.decision_for(status), str(status), rule=record.rule or "http")
-    system: System = request.app.state.system
-    try:
-        await run_in_threadpool(system.audit.record, entry)
-    except Exception as e:  # fail closed: no response without its audit record
-        log.error("audit.write_failed", error_type=type(e).__name__)
-        return errors.body("Unavailable", "the audit trail could not be written; retry", 503)
-    record.stored = True
-    return response

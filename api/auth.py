@@ -1,10 +1,20 @@
 """Bearer tokens: signature checked against configured public keys (a JWKS file or
 URL), algorithms pinned to asymmetric ones, issuer, audience and expiry required,
-clock skew bounded. Any failure is a 401 naming what was wrong, never the token."""
+clock skew bounded. Any failure is a 401 naming what was wrong, never the token.
+
+A client sends the same token with every request until it expires, and checking a
+signature costs more than the rest of an authorized read's CPU outside the database. A
+token that verified is therefore remembered (bounded, least recently used first out)
+with its expiry, which is checked again on every use; a cached token is never trusted
+past its `exp`. Keys are not revoked mid-token here: tokens are short-lived.
+"""
 
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,9 +58,18 @@ class TokenVerifier:
         self.leeway = leeway_seconds
         self._client = jwt.PyJWKClient(jwks_url, cache_keys=True) if jwks_url else None
         self._keys: dict[str, Any] = {}
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        self.cache_size = 4096
+        self.clock = time.time
+        self._lock = threading.Lock()  # verify may run in the thread pool (JWKS URL)
         if jwks_file is not None:
             keyset = jwt.PyJWKSet.from_dict(json.loads(jwks_file.read_text()))
             self._keys = {k.key_id: k for k in keyset.keys}
+
+    @property
+    def fetches_keys(self) -> bool:
+        """Whether verifying may fetch keys over the network (a JWKS URL)."""
+        return self._client is not None
 
     def _key_for(self, token: str) -> Any:
         try:
@@ -72,6 +91,22 @@ class TokenVerifier:
         return key.key
 
     def verify(self, token: str) -> Principal:
+        with self._lock:
+            cached = self._verified.get(token)
+            if cached is not None:
+                if self.clock() > cached[1] + self.leeway:
+                    del self._verified[token]
+                    raise AuthenticationFailed("token expired")
+                self._verified.move_to_end(token)
+                return cached[0]
+        principal, expires = self._verify(token)
+        with self._lock:
+            self._verified[token] = (principal, expires)
+            while len(self._verified) > self.cache_size:
+                self._verified.popitem(last=False)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         key = self._key_for(token)
         try:
             claims = jwt.decode(
@@ -97,4 +132,4 @@ class TokenVerifier:
         if not isinstance(roles, list) or not isinstance(claims["sub"], str):
             raise AuthenticationFailed("token claims have the wrong types")
         # Unknown roles grant nothing.
-        return Principal(claims["sub"], frozenset(r for r in roles if r in ROLES))
+        return Principal(claims["sub"], frozenset(r for r in roles if r in ROLES)), float(claims["exp"])

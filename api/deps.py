@@ -1,4 +1,9 @@
-"""Dependencies: the system, the verified principal, role checks (token → principal → permission)."""
+"""Dependencies: the system, the verified principal, role checks (token → principal → permission).
+
+They are `async def` because they do no I/O (keys from a JWKS file are in memory): a
+plain `def` dependency costs a thread-pool hop each, on every request. A verifier that
+fetches keys from a JWKS URL runs in the pool, since a fetch blocks.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.audit import this_request
@@ -16,19 +22,22 @@ from ops.bootstrap import System
 bearer = HTTPBearer(auto_error=False, description="A JWT from the identity provider")
 
 
-def get_system(request: Request) -> System:
+async def get_system(request: Request) -> System:
     system: System = request.app.state.system
     return system
 
 
-def get_principal(
+async def get_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthenticationFailed("a bearer token is required")
     verifier: TokenVerifier = request.app.state.verifier
-    principal = verifier.verify(credentials.credentials)
+    if verifier.fetches_keys:
+        principal = await run_in_threadpool(verifier.verify, credentials.credentials)
+    else:
+        principal = verifier.verify(credentials.credentials)
     audit = this_request()
     audit.principal, audit.roles = principal.staff_id, sorted(principal.roles)
     return principal
@@ -42,7 +51,7 @@ def require(*roles: str) -> Callable[[Principal], Principal]:
     """A dependency that admits principals holding any of `roles` (default deny)."""
     allowed = frozenset(roles)
 
-    def check(principal: PrincipalDep) -> Principal:
+    async def check(principal: PrincipalDep) -> Principal:
         if not principal.roles & allowed:
             this_request().rule = "role"
             raise PermissionDenied(

@@ -84,7 +84,7 @@ class Settings(BaseSettings):
                 "POSTGRES_SCHEMA": query.get("schema", ["public"])[0],
                 "POSTGRES_POOL_SIZE": str(self.postgres_pool_size),
                 "POSTGRES_LOCK_TIMEOUT": str(self.postgres_lock_timeout_seconds),
-                "POSTGRES_PRE_PING": "y",
+                "POSTGRES_PRE_PING": "n",
             }
         raise InvalidInput(
             "SEQUESTER_DATABASE_URL must start with sqlite:///, postgresql:// or memory:// "

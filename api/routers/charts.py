@@ -64,27 +64,22 @@ def refuse(decision: Decision, principal: Principal) -> NoReturn:
     raise PermissionDenied(view.rule, view.explanation)
 
 
-def subject_of(system: System, principal: Principal, action: str, pseudonym: str,
-               purpose: str) -> Subject:
-    """The subject; for most roles an unknown pseudonym is refused like a missing grant."""
+def assess(system: System, principal: Principal, action: str, pseudonym: str, purpose: str,
+           audit_action: str) -> tuple[Subject, Decision]:
+    """The subject and the access decision, with the request's audit record told first
+    what is at stake (so a refusal is recorded against the chart and purpose). For most
+    roles an unknown pseudonym is refused exactly like a missing grant."""
+    a = audit.this_request()
+    a.action, a.target, a.purpose = audit_action, pseudonym, purpose
+    who = policy.Principal(principal.staff_id, principal.roles)
     try:
-        return system.subjects.get(pseudonym)
+        return system.chart_access.assess_decision(
+            who, action, pseudonym, purpose, datetime.now(UTC)
+        )
     except NotFound:
         if principal.roles & KNOWS_PSEUDONYMS:
             raise
         refuse(policy.deny_without_grant(action, Target(pseudonym, purpose), []), principal)
-
-
-def assess(system: System, principal: Principal, action: str, pseudonym: str, purpose: str,
-           audit_action: str) -> tuple[Subject, Decision]:
-    """The subject and the access decision, with the request's audit record told first
-    what is at stake (so a refusal is recorded against the chart and purpose)."""
-    a = audit.this_request()
-    a.action, a.target, a.purpose = audit_action, pseudonym, purpose
-    subject = subject_of(system, principal, action, pseudonym, purpose)
-    who = policy.Principal(principal.staff_id, principal.roles)
-    now = datetime.now(UTC)
-    return subject, system.chart_access.decide(who, action, pseudonym, purpose, now)
 
 
 def authorize(system: System, principal: Principal, action: str, pseudonym: str, purpose: str,

@@ -4,6 +4,12 @@ contexts, then `decide()`.
 The staff↔client link is only ever compared as keyed hashes (DESIGN §3 item 6): the
 principal's own link, the links of the staff it supervises, and the subject's link.
 Nothing here returns which of those matched; `Decision.public()` hides it further.
+
+Every aggregate a decision rests on is read from the log as it stands (never from a
+cache or a read model), so a revocation counts the moment it commits. They are read in
+two queries: the subject, the principal's ledger on the chart, its link index, its
+staff record and the roster together; then the grants and break-glass uses the ledger
+names. Subjects linked to the principal (rare) take one more.
 """
 
 from __future__ import annotations
@@ -13,10 +19,15 @@ from datetime import date, datetime
 from typing import Any
 
 from domain.access.application import AccessApplication
+from domain.access.grants import AccessLedger, ledger_id
 from domain.access.policy import AccessFacts, Decision, GroupSpan, Principal, Target, decide
 from domain.errors import NotFound
+from domain.staff.aggregate import StaffMember, staff_uuid
 from domain.staff.application import StaffApplication
+from domain.staff.roster import ROSTER_ID, StaffRoster
 from domain.subjects.application import SubjectsApplication
+from domain.subjects.identity import StaffLinkIndex, link_index_uuid
+from domain.subjects.subject import Subject, subject_uuid
 
 
 def spans(groups: Iterable[dict[str, Any]]) -> tuple[GroupSpan, ...]:
@@ -37,29 +48,43 @@ class ChartAccess:
         self.required_agreement_version = required_agreement_version
 
     def facts(self, staff_id: str, pseudonym: str, today: date) -> AccessFacts:
-        subject = self.subjects.get(pseudonym)
-        grants, break_glass = self.access.facts_for(staff_id, pseudonym)
-        own_groups = [g for s in self.subjects.subjects_linked_to(staff_id) for g in s.groups]
-        return AccessFacts(
-            principal_link=self.link_of(staff_id),
+        return self.assess(staff_id, pseudonym, today)[1]
+
+    def assess(self, staff_id: str, pseudonym: str, today: date) -> tuple[Subject, AccessFacts]:
+        """The subject (NotFound if none) and the facts of a decision on its chart."""
+        link = self.link_of(staff_id)
+        sid, lid, xid, mid = (subject_uuid(pseudonym), ledger_id(staff_id, pseudonym),
+                              link_index_uuid(link), staff_uuid(staff_id))
+        found = self.subjects.load_many(sid, lid, xid, mid, ROSTER_ID)
+        subject = found.get(sid)
+        if not isinstance(subject, Subject):
+            raise NotFound(f"subject {pseudonym} does not exist")
+        ledger, links = found.get(lid), found.get(xid)
+        member, roster = found.get(mid), found.get(ROSTER_ID)
+        grants, uses = self.access.held(ledger) if isinstance(ledger, AccessLedger) else ((), ())
+        own = self.subjects.linked(links) if isinstance(links, StaffLinkIndex) else []
+        supervisees = roster.supervisees(staff_id) if isinstance(roster, StaffRoster) else []
+        return subject, AccessFacts(
+            principal_link=link,
             subject_link=subject.staff_link,
-            has_current_agreement=self._has_agreement(staff_id, today),
-            supervisee_links=frozenset(self.link_of(s) for s in self.staff.supervisees(staff_id)),
-            principal_client_groups=spans(own_groups),
+            has_current_agreement=isinstance(member, StaffMember) and bool(
+                member.has_current_agreement(self.required_agreement_version, today)
+            ),
+            supervisee_links=frozenset(self.link_of(s) for s in supervisees),
+            principal_client_groups=spans(g for s in own for g in s.groups),
             subject_groups=spans(subject.groups),
             grants=grants,
-            break_glass=break_glass,
+            break_glass=uses,
         )
-
-    def _has_agreement(self, staff_id: str, today: date) -> bool:
-        try:
-            member = self.staff.get(staff_id)
-        except NotFound:
-            return False
-        return bool(member.has_current_agreement(self.required_agreement_version, today))
 
     def decide(
         self, principal: Principal, action: str, pseudonym: str, purpose: str, now: datetime
     ) -> Decision:
-        facts = self.facts(principal.staff_id, pseudonym, now.date())
-        return decide(principal, action, Target(pseudonym, purpose), facts, now)
+        return self.assess_decision(principal, action, pseudonym, purpose, now)[1]
+
+    def assess_decision(
+        self, principal: Principal, action: str, pseudonym: str, purpose: str, now: datetime
+    ) -> tuple[Subject, Decision]:
+        """The subject and the decision on the principal's `action` on its chart."""
+        subject, facts = self.assess(principal.staff_id, pseudonym, now.date())
+        return subject, decide(principal, action, Target(pseudonym, purpose), facts, now)

@@ -18,9 +18,17 @@ from domain.errors import (
     ConcurrencyConflict,
     DataShredded,
     InvalidInput,
+    NotFound,
     PermissionDenied,
 )
-from domain.subjects.identity import SUBJECT_INDEX_ID, IdentityRecord, SubjectIndex, identity_uuid
+from domain.subjects.identity import (
+    SUBJECT_INDEX_ID,
+    IdentityRecord,
+    StaffLinkIndex,
+    SubjectIndex,
+    identity_uuid,
+    link_index_uuid,
+)
 from domain.subjects.pseudonym import check_pseudonym, new_pseudonym
 from domain.subjects.subject import (
     LINKABLE_CATEGORIES,
@@ -97,16 +105,13 @@ class SubjectsApplication(ContextApplication):
             )
         return check_text(staff_id, "staff_id", 100)
 
-    def _refuse_second_employee_subject(
-        self, category: str, staff_id: str | None, index: SubjectIndex
-    ) -> None:
+    def _refuse_second_employee_subject(self, category: str, links: StaffLinkIndex) -> None:
         """A staff member has one chart of its own: refuse a second `employee` subject.
-        Checked against the index version the enrolment commits on, so a concurrent
+        Checked against the link index version the enrolment commits on, so a concurrent
         enrolment of the same person conflicts instead of slipping through."""
-        if category != "employee" or staff_id is None:
+        if category != "employee":
             return
-        linked = self._linked(self.link_of(staff_id), index.pseudonyms)
-        if any(s.category == "employee" for s in linked):
+        if any(s.category == "employee" for s in self.linked(links)):
             raise AlreadyExists(
                 "the staff member given is already enrolled as an employee subject; "
                 "the Director's office can find its pseudonym"
@@ -122,9 +127,11 @@ class SubjectsApplication(ContextApplication):
         enrolled_on: date,
     ) -> tuple[str, int]:
         index = self._index()
-        self._refuse_second_employee_subject(category, staff_id, index)
-        pseudonym = self._unused_pseudonym(index)
         link = None if staff_id is None else self.link_of(staff_id)
+        links = None if link is None else self._link_index(link)
+        if links is not None:
+            self._refuse_second_employee_subject(category, links)
+        pseudonym = self._unused_pseudonym(index)
         subject = Subject.enrol(pseudonym, category, labels, link, enrolled_on)
         identity = IdentityRecord(
             pseudonym=pseudonym,
@@ -134,7 +141,10 @@ class SubjectsApplication(ContextApplication):
             staff_id=staff_id,
         )
         index.add(pseudonym)
-        return pseudonym, self.commit(subject, identity, index)
+        if links is None:
+            return pseudonym, self.commit(subject, identity, index)
+        links.add(pseudonym)
+        return pseudonym, self.commit(subject, identity, index, links)
 
     def _index(self) -> SubjectIndex:
         if self.recorder.select_events(SUBJECT_INDEX_ID, limit=1):
@@ -194,17 +204,23 @@ class SubjectsApplication(ContextApplication):
     def subjects_linked_to(self, staff_id: str) -> list[Subject]:
         """The subjects linked to a staff member (itself, or a relative); shredded ones
         are skipped. Director's-office use and link-based rules only."""
-        return self._linked(self.link_of(staff_id), self.list_pseudonyms())
+        return self.linked(self._link_index(self.link_of(staff_id)))
 
-    def _linked(self, link: str, pseudonyms: Iterable[str]) -> list[Subject]:
+    def _link_index(self, link: str) -> StaffLinkIndex:
+        try:
+            links: StaffLinkIndex = self.load(link_index_uuid(link), "the staff link index")
+        except NotFound:
+            return StaffLinkIndex(link=link)
+        return links
+
+    def linked(self, links: StaffLinkIndex) -> list[Subject]:
+        """The subjects a link index names, shredded ones skipped."""
         linked = []
-        for pseudonym in pseudonyms:
+        for pseudonym in links.pseudonyms:
             try:
-                subject = self.get(pseudonym)
+                linked.append(self.get(pseudonym))
             except DataShredded:
                 continue
-            if subject.staff_link == link:
-                linked.append(subject)
         return linked
 
     # Commands on a subject ------------------------------------------------------------

@@ -85,3 +85,34 @@ class SubjectIndex(ProtectedAggregate):
     @event("SubjectListed")
     def _add(self, pseudonym: str) -> None:
         self.pseudonyms.append(pseudonym)
+
+
+LINK_INDEX_NAMESPACE = uuid5(NAMESPACE_URL, "urn:sequester:staff-link-index")
+
+
+def link_index_uuid(link: str) -> UUID:
+    return uuid5(LINK_INDEX_NAMESPACE, link)
+
+
+class StaffLinkIndex(ProtectedAggregate):
+    """The pseudonyms linked to one staff member, found by the keyed hash that stands for
+    it (never the staff id): the link-based access rules read this one record instead of
+    every subject. Under the Director's-office key, like every other link fact."""
+
+    kek = KEK_DIRECTOR
+
+    @staticmethod
+    def create_id(link: str, **_: Any) -> UUID:
+        return link_index_uuid(link)
+
+    @event("Started")
+    def __init__(self, link: str) -> None:
+        self.pseudonyms: list[str] = []
+
+    def add(self, pseudonym: str) -> None:
+        if pseudonym not in self.pseudonyms:
+            self._add(pseudonym)
+
+    @event("SubjectLinked")
+    def _add(self, pseudonym: str) -> None:
+        self.pseudonyms.append(pseudonym)

@@ -16,9 +16,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
 from domain.audit.trail import AUDIT_SUBJECT
+from api.app import create_app
 from ops.bootstrap import System
 from ops.keys.tokens import sign_development_token
 from tests import dbutil
+from tests.e2e.test_director_journey import audit_entries
 
 Tokens = Callable[..., dict[str, str]]
 
@@ -96,3 +98,18 @@ def test_internal_errors_show_no_stack_trace(
     assert response.status_code == 500
     assert response.json()["error"] == "TamperDetected"
     assert "Traceback" not in response.text and ".py" not in response.text
+
+
+def test_an_unexpected_error_is_audited_and_shows_nothing(app_system: System) -> None:
+    app = create_app(app_system.settings, app_system)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("a bug with /etc/secret in its message")
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        response = c.get("/boom", headers={"X-Request-ID": "req-500"})
+    assert response.status_code == 500
+    assert "secret" not in response.text and "Traceback" not in response.text
+    (entry,) = audit_entries(app_system)
+    assert (entry["request_id"], entry["outcome"], entry["decision"]) == ("req-500", "500", "failed")

@@ -19,7 +19,7 @@ from domain.errors import (
     PermissionDenied,
 )
 from domain.subjects import SubjectsApplication, check_pseudonym, new_pseudonym
-from domain.subjects.identity import SUBJECT_INDEX_ID, identity_uuid
+from domain.subjects.identity import SUBJECT_INDEX_ID, identity_uuid, link_index_uuid
 from domain.subjects.subject import ACT_CODE_SYSTEM, CONFIDENTIALITY_SYSTEM, LOCAL_SYSTEM
 from ops.bootstrap import System
 
@@ -76,13 +76,14 @@ def test_enrolment_records_the_identity_under_the_director_key(app: SubjectsAppl
     assert app.get(pseudonym).key_scope == (KEK_EVENTS, app.get(pseudonym).id)
 
 
-def test_enrolment_commits_subject_identity_and_index_together(app: SubjectsApplication) -> None:
+def test_enrolment_commits_subject_identity_and_indexes_together(app: SubjectsApplication) -> None:
     pseudonym, position = app.enrol(NAME, BIRTH, "employee", STAFF, enrolled_on=TODAY)
     notifications = app.recorder.select_notifications(start=1, limit=10)
     assert {n.originator_id for n in notifications} == {
         app.get(pseudonym).id,
         identity_uuid(pseudonym),
         SUBJECT_INDEX_ID,
+        link_index_uuid(app.link_of(STAFF)),
     }
     assert notifications[-1].id == position
 

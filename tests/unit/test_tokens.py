@@ -93,3 +93,21 @@ def test_garbage_is_malformed(verifier: TokenVerifier) -> None:
 def test_symmetric_algorithms_cannot_be_configured(key_dir: Path) -> None:
     with pytest.raises(ValueError, match="refusing token algorithms"):
         TokenVerifier(issuer=ISS, audience=AUD, jwks_file=key_dir / "jwks.json", algorithms=("HS256",))
+
+
+def test_a_remembered_token_is_refused_once_it_expires(
+    verifier: TokenVerifier, key_dir: Path
+) -> None:
+    good = token(key_dir, ttl=60)
+    assert verifier.verify(good).staff_id == "C-1"
+    assert verifier.verify(good).staff_id == "C-1"  # from the cache
+    verifier.clock = lambda: time.time() + 60 + verifier.leeway + 1
+    with pytest.raises(AuthenticationFailed, match="expired"):
+        verifier.verify(good)
+
+
+def test_the_cache_of_verified_tokens_is_bounded(verifier: TokenVerifier, key_dir: Path) -> None:
+    verifier.cache_size = 3
+    tokens = [token(key_dir, sub=f"C-{n}") for n in range(5)]
+    assert [verifier.verify(t).staff_id for t in tokens] == [f"C-{n}" for n in range(5)]
+    assert len(verifier._verified) == 3
