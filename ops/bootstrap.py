@@ -41,7 +41,12 @@ from ops.keys.link import LINK_KEY_SUBJECT, LinkHasher
 from ops.settings import Settings
 from ops import durability
 from ops.checkpoints import CheckpointSigner
-from ops.keys.signing import create_signing_key_file, load_signer
+from ops.keys.signing import (
+    ENV_VAR as SIGNING_KEY_VAR,
+    FILE_NAME as SIGNING_KEY_FILE,
+    create_signing_key_file,
+    load_signer,
+)
 from ops.keys.tokens import create_token_keys
 from ops.ledger import Ledger
 from ops.sqltext import Dialect
@@ -189,6 +194,7 @@ def build(settings: Settings, *, verify_keys: bool = True) -> System:
     keyring = build_keyring(settings, data_key_store(factory, recorder))
     if verify_keys:
         keyring.verify()
+        check_checkpoint_key(settings)
     mapper = EnvelopeMapper(transcoder(), keyring)
     infrastructure = Infrastructure(
         factory=factory,
@@ -219,6 +225,17 @@ def attach_ledger(recorder: Any) -> Ledger:
                     recorder.events_table_name)
     recorder.ledger = ledger
     return ledger
+
+
+def check_checkpoint_key(settings: Settings) -> None:
+    """At start-up: a checkpoint signing key that is present must load, and production
+    needs one (in development `serve` creates a missing one on first run)."""
+    if settings.key_source == "env":
+        present = SIGNING_KEY_VAR in os.environ
+    else:
+        present = (settings.key_dir / SIGNING_KEY_FILE).exists()
+    if present or settings.production:
+        checkpoint_signer(settings)
 
 
 def checkpoint_signer(settings: Settings) -> CheckpointSigner:

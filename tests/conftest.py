@@ -43,6 +43,13 @@ def make_keys(directory: Path) -> Path:
     return directory
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--crash-trials", type=int, default=None,
+        help="SIGKILL trials per backend in tests/crash (default 50, or $SEQUESTER_CRASH_TRIALS)",
+    )  # fmt: skip
+
+
 # -- every log line of the whole run, checked at the end for planted secrets ---------
 _LOG = io.StringIO()
 
