@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.auth import TokenVerifier
+from api.limits import BodyLimit
 from api.middleware import AuditedRequests
 from api.metrics import Metrics
 from api.schemas.common import ErrorBody
@@ -36,7 +37,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (400, "Bad input"), (401, "Missing, expired or invalid token"),
         (403, "Refused by role or access policy"), (404, "Not found"),
         (409, "Conflict or out-of-order step"), (410, "Shredded"),
-        (413, "Body too large"), (422, "Invalid input or broken rule"),
+        (413, "Body too large"), (414, "Query string too long"),
+        (422, "Invalid input or broken rule"),
         (503, "Database, keys or audit trail unavailable"),
     )
 }
@@ -79,6 +81,7 @@ def create_app(settings: Settings, system: System | None = None) -> FastAPI:
     for module in (ops, staff, subjects, charts, grants, break_glass, dual_relationships,
                    accommodations, audit_routes, careers):
         app.include_router(module.router)
+    app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes)  # inside the audit
     app.add_middleware(AuditedRequests)
     return app
 

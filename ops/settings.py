@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     break_glass_minutes: int = Field(default=240, ge=1, le=1440)
     postgres_pool_size: int = Field(default=5, ge=1)
     postgres_lock_timeout_seconds: int = Field(default=5, ge=1)
+    #: request bodies larger than this get 413 (the largest valid body, a dual-relationship
+    #: decision with 50 conditions, is ~110,000 characters: 1 MiB leaves room for escapes)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
     @field_validator("dual_relationship_lookback_months", mode="before")
     @classmethod
