@@ -156,10 +156,6 @@ def test_after_the_bad_input_the_service_is_healthy_and_writes_work(
     assert client.get("/readyz").json()["status"] == "ready"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a NUL in a body string is accepted (201); on PostgreSQL the chart_entries read model "
-    "then fails on that event on every batch (text cannot hold NUL). Fix: refuse NUL in "
-    "string fields of api/schemas/common.py Strict models, then drop this marker"))
 def test_a_nul_in_a_body_string_is_refused(
     client: TestClient, token_for: Tokens, app_system: System
 ) -> None:
@@ -172,4 +168,5 @@ def test_a_nul_in_a_body_string_is_refused(
     response = j.post(f"/charts/{world.other}/entries", CLINICIAN,
                       json=entry(service_code="90\u0000834"))
     assert response.status_code == 422, response.text
+    assert "service_code must not contain a NUL" in str(response.json()["detail"])
     assert stored(app_system) - before == Counter({"audit": 1})
