@@ -6,6 +6,8 @@ details are the domain's own messages, which name ids, fields and rules only.
 
 from __future__ import annotations
 
+from typing import Any
+
 import structlog
 from eventsourcing.persistence import InterfaceError, OperationalError
 from fastapi import FastAPI, Request
@@ -48,6 +50,14 @@ def status_of(exc: errors.SequesterError) -> int:
     return 400
 
 
+def problem(error: dict[str, Any]) -> dict[str, Any]:
+    """One validation problem: the field and what is wrong (never the value sent)."""
+    if error.get("type") == "json_invalid":  # its location is a character offset
+        return {"field": "", "problem": f"the body is not valid JSON: {error.get('msg')}"}
+    field = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+    return {"field": field, "problem": error.get("msg")}
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.SequesterError)
     def domain_error(request: Request, exc: errors.SequesterError) -> JSONResponse:
@@ -65,10 +75,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [
-            {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "problem": e.get("msg")}
-            for e in exc.errors()
-        ]
+        problems = [problem(e) for e in exc.errors()]
         fields = ", ".join(p["field"] or "body" for p in problems)
         return body("ValidationError", f"invalid or missing: {fields}", 422, problems=problems)
 
