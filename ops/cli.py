@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from uuid import UUID
 
 import structlog
+from eventsourcing import persistence
 from pydantic import ValidationError
 
 from domain.base import KEK_NAMES
@@ -376,6 +377,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as e:
         problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
         print(f"sequester: invalid setting: {problems}", file=sys.stderr)
+        return 2
+    except (persistence.OperationalError, persistence.InterfaceError) as e:
+        # one line naming the kind of failure: driver messages can carry the URL
+        print(f"sequester: the database cannot be reached or failed ({type(e).__name__}); "
+              "check SEQUESTER_DATABASE_URL and that the server is up", file=sys.stderr)
         return 2
 
 

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     break_glass_minutes: int = Field(default=240, ge=1, le=1440)
     postgres_pool_size: int = Field(default=5, ge=1)
     postgres_lock_timeout_seconds: int = Field(default=5, ge=1)
+    #: how long a request waits for a database connection (the pool's wait, which also
+    #: covers reconnecting); past it the request fails with 503 instead of hanging
+    postgres_connect_timeout_seconds: int = Field(default=5, ge=1, le=60)
     #: request bodies larger than this get 413 (the largest valid body, a dual-relationship
     #: decision with 50 conditions, is ~110,000 characters: 1 MiB leaves room for escapes)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
@@ -87,6 +90,7 @@ class Settings(BaseSettings):
                 "POSTGRES_SCHEMA": query.get("schema", ["public"])[0],
                 "POSTGRES_POOL_SIZE": str(self.postgres_pool_size),
                 "POSTGRES_LOCK_TIMEOUT": str(self.postgres_lock_timeout_seconds),
+                "POSTGRES_CONNECT_TIMEOUT": str(self.postgres_connect_timeout_seconds),
                 "POSTGRES_PRE_PING": "n",
             }
         raise InvalidInput(

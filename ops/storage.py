@@ -7,16 +7,19 @@ keys are written there, so no event is ever stored under a key that is not.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import inspect
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
+from eventsourcing import persistence
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder
-from eventsourcing.utils import retry
-from psycopg.errors import InterfaceError, OperationalError
 from psycopg.sql import SQL, Identifier
 
 from ops.keys.keyring import write_pending_keys
@@ -57,8 +60,85 @@ class SQLiteRecorder(SQLiteApplicationRecorder):
             ]
 
 
+#: While the database is unreachable, how long a request waits for a connection (not
+#: the pool's full timeout), and how long the pool keeps one reconnection attempt's
+#: back-off going before starting afresh (so it retries at least that often).
+UNREACHABLE_WAIT_SECONDS = 0.5
+RECONNECT_WINDOW_SECONDS = 10.0
+RETRY_ATTEMPTS, RETRY_WAIT_SECONDS = 10, 0.2  # the library's own retry policy
+_DATABASE_ERRORS = (persistence.InterfaceError, persistence.OperationalError)
+
+
+class DatabaseUnreachable(persistence.OperationalError):
+    """No connection came in time, or the connection broke in use (so a write's commit is
+    in doubt). Not retried; the API answers 503 Unavailable."""
+
+
+class FailFastDatastore(PostgresDatastore):
+    """Once the database is unreachable, later requests wait only briefly for a
+    connection, so an outage is answered with 503 promptly rather than after the full
+    wait per query; the first connection that works restores the full wait."""
+
+    full_wait: float
+
+    @classmethod
+    def adopt(cls, datastore: PostgresDatastore) -> None:
+        """The library's factory builds the datastore and offers no hook for its class."""
+        if not isinstance(datastore, cls):
+            datastore.__class__ = cls
+            datastore.full_wait = datastore.pool.timeout
+            datastore.pool.reconnect_timeout = RECONNECT_WINDOW_SECONDS
+            if isinstance(datastore.pool.kwargs, dict):  # a blackholed host: bounded too
+                datastore.pool.kwargs["connect_timeout"] = max(1, round(datastore.full_wait))
+
+    @contextmanager
+    def get_connection(self) -> Iterator[Any]:
+        conn = None
+        try:
+            with super().get_connection() as conn:
+                self.pool.timeout = self.full_wait
+                yield conn
+        except _DATABASE_ERRORS as e:
+            if isinstance(e, DatabaseUnreachable) or not (conn is None or conn.broken):
+                raise
+            self.pool.timeout = UNREACHABLE_WAIT_SECONDS
+            raise DatabaseUnreachable(str(e)) from e
+
+
+def _retried(method: Any) -> Any:
+    """Retried as the library does on an operational error (an aborted pipeline, a
+    deadlock), except when the database is unreachable: each retry would wait for a
+    connection again, and a write whose connection broke may have committed, so its
+    retry would report a conflict for a write that was stored."""
+    inner = inspect.unwrap(method)
+
+    @functools.wraps(inner)
+    def retried(*args: Any, **kwargs: Any) -> Any:
+        for attempt in range(1, RETRY_ATTEMPTS + 1):
+            try:
+                return inner(*args, **kwargs)
+            except DatabaseUnreachable:
+                raise
+            except _DATABASE_ERRORS:
+                if attempt == RETRY_ATTEMPTS:
+                    raise
+                time.sleep(RETRY_WAIT_SECONDS)
+        raise AssertionError("unreachable")
+
+    return retried
+
+
 class PostgresRecorder(PostgresApplicationRecorder):
     ledger: Ledger | None = None
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        FailFastDatastore.adopt(datastore)
+        super().__init__(datastore, **kwargs)
+
+    insert_events = _retried(PostgresApplicationRecorder.insert_events)
+    select_events = _retried(PostgresApplicationRecorder.select_events)
+    select_notifications = _retried(PostgresApplicationRecorder.select_notifications)
+    max_notification_id = _retried(PostgresApplicationRecorder.max_notification_id)
 
     def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         write_pending_keys(curs)
@@ -73,7 +153,7 @@ class PostgresRecorder(PostgresApplicationRecorder):
             self.ledger.append_with(curs, ids, stored_events)
         return ids
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    @_retried
     def select_events_many(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
         """Every event of several aggregates in one query, by aggregate then version."""
         if not originator_ids:

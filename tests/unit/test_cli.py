@@ -100,3 +100,15 @@ def test_token_is_refused_in_production(
     monkeypatch.setenv("SEQUESTER_ENV", "production")
     assert main(["token", "--sub", "D-1", "--role", "director"]) == 2
     assert "for development" in capsys.readouterr().err
+
+
+def test_an_unreachable_database_is_one_line_without_the_url(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["keys", "init"]) == 0
+    monkeypatch.setenv("SEQUESTER_DATABASE_URL", "postgresql://u:s3cret@127.0.0.1:1/nowhere")
+    monkeypatch.setenv("SEQUESTER_POSTGRES_CONNECT_TIMEOUT_SECONDS", "1")
+    assert main(["keys", "status"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "database cannot be reached" in err
+    assert "s3cret" not in err and "Traceback" not in err
