@@ -17,6 +17,8 @@ import asyncio
 import json
 import os
 import platform
+import random
+import re
 import shutil
 import signal
 import socket
@@ -28,7 +30,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +39,7 @@ import psycopg
 from psycopg import sql
 
 from bench.crypto import POSTGRES_URL
-from ops.bootstrap import build, ensure_development_keys
+from ops.bootstrap import System, build, ensure_development_keys
 from ops.demo import load_demo
 from ops.keys.tokens import sign_development_token
 from ops.settings import Settings
@@ -63,6 +65,21 @@ def process(args: list[str], env: dict[str, str], ready_url: str, log: Path) -> 
                     time.sleep(0.2)
             else:
                 raise RuntimeError(f"server did not start: {log.read_text()[-1000:]}")
+            yield
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@contextmanager
+def background(args: list[str], env: dict[str, str], log: Path) -> Iterator[None]:
+    """A process that serves nothing (the projection worker), stopped afterwards."""
+    with log.open("w") as out:
+        proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
             yield
         finally:
             proc.send_signal(signal.SIGTERM)
@@ -112,12 +129,14 @@ end
 """
 
 
-def wrk_loop(base: str, path: str, method: str, headers: dict[str, str], body: str | None,
-             seconds: float, clients: int, work: Path) -> dict[str, float]:
+def wrk_loop(base: str, paths: list[str], method: str, headers: dict[str, str],
+             body: str | None, seconds: float, clients: int, work: Path) -> dict[str, float]:
     """A closed loop driven by wrk: the same figures as `closed_loop` (errors: a status
-    >= 400 or a socket error)."""
+    >= 400 or a socket error); each request goes to one of `paths` at random."""
     script = work / f"wrk-{method.lower()}.lua"
-    lines = [f"wrk.method = {json.dumps(method)}"]
+    lines = [f"wrk.method = {json.dumps(method)}",
+             f"paths = {{{', '.join(json.dumps(p) for p in paths)}}}",
+             "request = function() return wrk.format(nil, paths[math.random(#paths)]) end"]
     lines += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()]
     if body is not None:
         lines += [f"wrk.body = {json.dumps(body)}",
@@ -126,7 +145,7 @@ def wrk_loop(base: str, path: str, method: str, headers: dict[str, str], body: s
     threads = str(min(2, clients))
     out = subprocess.run(
         ["wrk", "-t", threads, "-c", str(clients), "-d", f"{max(1, round(seconds))}s", "-s", str(script),
-         f"{base}{path}"], capture_output=True, text=True, check=True,
+         f"{base}{paths[0]}"], capture_output=True, text=True, check=True,
     ).stdout
     r = json.loads(out.strip().splitlines()[-1])
     return {"rps": round(r["requests"] / (r["duration_us"] / 1e6), 1),
@@ -135,26 +154,43 @@ def wrk_loop(base: str, path: str, method: str, headers: dict[str, str], body: s
             "mean_ms": round(r["mean_us"] / 1000, 2), "generator": "wrk"}
 
 
-async def open_loop(send: Callable[[httpx.AsyncClient], Any], rate: float, seconds: float,
-                    base: str) -> dict[str, float]:
+async def open_loop(host: str, port: int, path: str, headers: dict[str, str], rate: float,
+                    seconds: float) -> dict[str, float]:
+    """Requests on a fixed schedule, whatever the latency: each request is sent at its
+    time on an idle keep-alive connection (a new one if none is idle), and its latency
+    counts from that time. Raw HTTP/1.1 on asyncio streams, so the generator's own cost
+    stays small beside the server's on the same two cores."""
+    request = (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+               + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n").encode()
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
     latencies: list[float] = []
     errors = 0
-    async with httpx.AsyncClient(base_url=base, timeout=10,
-                                 limits=httpx.Limits(max_connections=200)) as http:
-        async def one() -> None:
-            nonlocal errors
-            started = time.perf_counter()
-            errors += not await attempt(send, http)
-            latencies.append(time.perf_counter() - started)
-        tasks = []
-        start = time.perf_counter()
-        for n in range(int(rate * seconds)):
-            delay = start + n / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one()))
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - start
+
+    async def one(due: float) -> None:
+        nonlocal errors
+        try:
+            reader, writer = idle.pop() if idle else await asyncio.open_connection(host, port)
+            writer.write(request)
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+            await reader.readexactly(length)
+            errors += not head.startswith((b"HTTP/1.1 2", b"HTTP/1.1 3"))
+            idle.append((reader, writer))
+        except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, AttributeError):
+            errors += 1
+        latencies.append(time.perf_counter() - due)
+
+    tasks = []
+    start = time.perf_counter()
+    for n in range(int(rate * seconds)):
+        due = start + n / rate
+        if due > time.perf_counter():
+            await asyncio.sleep(due - time.perf_counter())
+        tasks.append(asyncio.create_task(one(due)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - start
+    for _, writer in idle:
+        writer.close()
     return summary(latencies, elapsed, errors)
 
 
@@ -180,9 +216,10 @@ def main(args: argparse.Namespace) -> int:
         system = build(settings)
         load_demo(system)
         pseudonym = system.subjects.list_pseudonyms()[0]  # C-002 holds a write grant
+        write_charts = charts_to_write(system, WRITE_CHARTS)
         system.close()
         try:
-            report = run(args, work, key_dir, url, schema, pseudonym)
+            report = run(args, work, key_dir, url, schema, pseudonym, write_charts)
         finally:
             with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
                 conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
@@ -190,10 +227,31 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
+WRITE_CHARTS = 8
+
+
+def charts_to_write(system: System, count: int) -> list[str]:
+    """Charts of new clients that C-002 may write, so writers spread as a clinic's do
+    (thirty-two writers on one chart would measure its conflicts, not its writes)."""
+    now = datetime.now(UTC)
+    pseudonyms = []
+    for n in range(count):
+        pseudonym, _ = system.subjects.enrol(f"Bench Client {n}", date(1980, 1, 1), "public_figure",
+                                             enrolled_on=now.date())
+        subject_id = system.subjects.get(pseudonym).id
+        system.charts.open(pseudonym, subject_id, now.date())
+        system.access.grant("C-002", pseudonym, subject_id, "write", "TREAT",
+                            now + timedelta(days=1), "bench", "PO-01", now,
+                            actor_roles=["privacy_officer"])
+        pseudonyms.append(pseudonym)
+    return pseudonyms
+
+
 def run(args: argparse.Namespace, work: Path, key_dir: Path, url: str, schema: str,
-        pseudonym: str) -> dict[str, Any]:
+        pseudonym: str, write_charts: list[str]) -> dict[str, Any]:
     env = {**os.environ, "SEQUESTER_DATABASE_URL": url, "SEQUESTER_KEY_DIR": str(key_dir),
            "SEQUESTER_LOG_LEVEL": "WARNING", "SEQUESTER_LOG_FORMAT": "json",
+           "SEQUESTER_PROJECTIONS_IN_PROCESS": "false",  # as deployed: one projector process
            "SEQUESTER_BENCH_FLOOR_URL": POSTGRES_URL, "SEQUESTER_BENCH_FLOOR_SCHEMA": schema}
     token = sign_development_token(key_dir, sub="C-002", roles=["clinician"],
                                    issuer="sequester-dev", audience="sequester", ttl=3600)
@@ -203,6 +261,7 @@ def run(args: argparse.Namespace, work: Path, key_dir: Path, url: str, schema: s
     floor = f"http://127.0.0.1:{floor_port}"
     workers = str(args.workers)
     serve = [sys.executable, "-m", "ops.cli", "serve", "--port", str(port), "--workers", workers]
+    project = [sys.executable, "-m", "ops.cli", "project"]
     floor_cmd = [sys.executable, "-m", "uvicorn", "bench.floor_app:create_floor_app", "--factory",
                  "--port", str(floor_port), "--workers", workers, "--log-level", "warning",
                  "--no-access-log"]
@@ -212,12 +271,13 @@ def run(args: argparse.Namespace, work: Path, key_dir: Path, url: str, schema: s
     chart = f"/charts/{pseudonym}"
     seconds, clients = args.seconds, args.clients
 
-    def closed(base: str, method: str, path: str, headers: dict[str, str] | None = None,
-               body: str | None = None) -> dict[str, float]:
-        headers = headers or {}
+    def closed(base: str, method: str, path: str | list[str],
+               headers: dict[str, str] | None = None, body: str | None = None) -> dict[str, float]:
+        headers, paths = headers or {}, [path] if isinstance(path, str) else path
         if shutil.which("wrk"):
-            return wrk_loop(base, path, method, headers, body, seconds, clients, work)
-        send = lambda http: http.request(method, path, headers=headers, content=body)  # noqa: E731
+            return wrk_loop(base, paths, method, headers, body, seconds, clients, work)
+        send = lambda http: http.request(  # noqa: E731
+            method, random.choice(paths), headers=headers, content=body)
         return asyncio.run(closed_loop(send, seconds, clients, base))
 
     write_headers = {**auth, "Content-Type": "application/json"}
@@ -225,11 +285,13 @@ def run(args: argparse.Namespace, work: Path, key_dir: Path, url: str, schema: s
     with process(floor_cmd, env, f"{floor}/constant", work / "floor.log"):
         results["constant"] = closed(floor, "GET", "/constant")
         results["insert"] = closed(floor, "POST", "/insert")
-    with process(serve, env, f"{api}/readyz", work / "serve.log"):
+    with background(project, env, work / "project.log"), \
+            process(serve, env, f"{api}/readyz", work / "serve.log"):
         results["read"] = closed(api, "GET", f"{chart}?purpose=TREAT", auth)
-        results["write"] = closed(api, "POST", f"{chart}/entries", write_headers, entry)
-        read = lambda http: http.get(chart, params={"purpose": "TREAT"}, headers=auth)  # noqa: E731
-        results["read_at_200rps"] = asyncio.run(open_loop(read, 200, seconds, api))
+        results["read_at_200rps"] = asyncio.run(open_loop(
+            "127.0.0.1", port, f"{chart}?purpose=TREAT", auth, 200, seconds))
+        results["write"] = closed(api, "POST", [f"/charts/{p}/entries" for p in write_charts],
+                                  write_headers, entry)
     return {
         "read_vs_insert_floor": round(results["read"]["rps"] / results["insert"]["rps"], 3),
         "p99_ms_at_200rps": results["read_at_200rps"]["p99_ms"],
@@ -240,6 +302,9 @@ def run(args: argparse.Namespace, work: Path, key_dir: Path, url: str, schema: s
         "details": results,
         "settings": {"workers": args.workers, "clients": clients, "seconds": seconds,
                      "backend": "postgresql on loopback",
+                     "projections": "one separate `sequester project` process",
+                     "reads": "one chart, before the writes; writes: "
+                              f"{len(write_charts)} charts at random",
                      "generator": "wrk" if shutil.which("wrk") else "python (httpx)"},
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
     }
