@@ -86,7 +86,7 @@ def test_concurrent_appends_to_one_chart_all_land(system) -> None:  # type: igno
     charts = ChartsApplication(system.infrastructure)
     charts.open("SQ-RACE-0001", uuid4(), date(2024, 1, 1))
     ids: list[object] = []
-    barrier = threading.Barrier(6)
+    barrier = threading.Barrier(24)
 
     def append() -> None:
         barrier.wait()
@@ -95,11 +95,11 @@ def test_concurrent_appends_to_one_chart_all_land(system) -> None:  # type: igno
             "race note", datetime.now(UTC))
         ids.append(entry_id)
 
-    threads = [threading.Thread(target=append) for _ in range(6)]
+    threads = [threading.Thread(target=append) for _ in range(24)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     chart = charts.get("SQ-RACE-0001")
     assert sorted(map(str, ids)) == sorted(str(e.entry_id) for e in chart.entries)
-    assert len(chart.entries) == 6
+    assert len(chart.entries) == 24
