@@ -106,7 +106,7 @@ def read_chart(
     """The chart's status and current entries, notes included, for a principal whose
     grant (or live break-glass, with purpose ETREAT or BTG) allows the read."""
     decision = authorize(system, principal, "read", pseudonym, purpose, "chart.read")
-    chart = system.charts.get(pseudonym)
+    chart = system.charts.current(pseudonym)
     audit.read(system, "chart.read", pseudonym, rule=decision.rule)
     return ChartPublic(
         pseudonym=chart.pseudonym, status="closed" if chart.status == CLOSED else "open",

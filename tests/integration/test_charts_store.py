@@ -103,3 +103,26 @@ def test_concurrent_appends_to_one_chart_all_land(system) -> None:  # type: igno
     chart = charts.get("SQ-RACE-0001")
     assert sorted(map(str, ids)) == sorted(str(e.entry_id) for e in chart.entries)
     assert len(chart.entries) == 24
+
+
+def test_the_current_chart_follows_writes_from_elsewhere(system: System) -> None:
+    reader = chart_with_every_event(system)
+    first = reader.current(P)
+    assert first == reader.get(P)
+    writer = ChartsApplication(system.infrastructure)  # another process, in effect
+    writer.add_entry(P, "S-1", True, "individual_session", None, date(2024, 9, 2), "later",
+                     datetime(2024, 9, 2, 12, tzinfo=UTC))
+    later = reader.current(P)
+    assert later.version == 6 and later == writer.get(P)
+    assert first.version == 5 and len(first.entries) == 2  # a reader's copy never changes
+    assert reader.current(P) is later  # nothing new: the decoded chart is reused
+
+
+def test_the_current_chart_of_a_shredded_subject_is_not_served_from_memory(
+    system: System,
+) -> None:
+    reader = chart_with_every_event(system)
+    assert reader.current(P).entries
+    assert system.keyring.shred(SUBJECT, "retention period ended") >= 1
+    with pytest.raises(DataShredded):
+        reader.current(P)
