@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
+from api.schemas.charts import ChartPublic
 from domain.access.policy import SEQUESTRATION_EXPLANATION
 from ops.bootstrap import System
 from tests import canaries, dbutil
@@ -128,7 +129,10 @@ def test_a_clinician_charts_corrects_and_reads(
                       json=entry(corrects=first, note=NOTE + " (corrected)"))
     chart = j.get(f"/charts/{w.other}", CLINICIAN)
     assert chart.status_code == 200
+    assert chart.headers["content-type"] == "application/json"
+    assert chart.headers["cache-control"] == "no-store"
     body = chart.json()
+    assert ChartPublic.model_validate(body).model_dump(mode="json") == body  # exactly the schema
     assert (body["status"], body["opened_on"], body["closed_on"]) == ("open", "2024-01-15", None)
     assert [(e["entry_id"], e["author"], e["note"], e["corrects"]) for e in body["entries"]] == [
         (correction["entry_id"], "C-1", NOTE + " (corrected)", first)]
