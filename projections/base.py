@@ -79,21 +79,35 @@ class FoldProjection(Projection):
         """The row after `event` (None: no row). Must not mutate `row`."""
 
     def fold_all(
-        self, events: Iterable[Event], rows: dict[str, Row] | None = None
+        self,
+        events: Iterable[Event],
+        rows: dict[str, Row] | None = None,
+        keys: Iterable[str] | None = None,
     ) -> dict[str, Row | None]:
-        """Fold events over rows by key; the pure core of `apply`."""
+        """Fold events over rows by key (`keys`: each event's `key_of`, if already
+        known); the pure core of `apply`."""
         state: dict[str, Row | None] = dict(rows or {})
-        for event in events:
-            key = self.key_of(event)
-            state[key] = self.fold(state.get(key), event)
+        fold = self.fold
+        if keys is None:
+            for event in events:
+                key = self.key_of(event)
+                state[key] = fold(state.get(key), event)
+            return state
+        for key, event in zip(keys, events, strict=True):
+            state[key] = fold(state.get(key), event)
         return state
 
     def apply(self, batch: Sequence[Event], tx: Tx) -> None:
         keys = [self.key_of(e) for e in batch]
         before = tx.get_many(self.table, keys)
-        after = self.fold_all(batch, before)
+        after = self.fold_all(batch, before, keys)
         changed = list(dict.fromkeys(keys))
         tx.delete(self.table, [k for k in changed if after[k] is None and k in before])
+        # A key not read back is not in the table: the runner's tracking update, the
+        # transaction's first statement, keeps every other writer of it out until
+        # commit. So new rows are plain inserts (one COPY on PostgreSQL).
+        tx.insert(self.table, [r for k in changed if (r := after[k]) is not None and k not in before])
         tx.upsert(
-            self.table, [r for k in changed if (r := after[k]) is not None and r != before.get(k)]
+            self.table,
+            [r for k in changed if (r := after[k]) is not None and k in before and r != before[k]],
         )

@@ -15,7 +15,7 @@ from uuid import UUID
 from domain.charts.aggregate import Chart
 from domain.errors import DataShredded
 from projections.base import Event, Projection, Row, event_class
-from projections.sealing import Seal, Unseal
+from projections.sealing import Seal, Unseal, batch_sealer
 from projections.tables import Column, Db, Table, Tx
 
 Opened = event_class(Chart, "Opened")
@@ -64,43 +64,31 @@ class ChartEntries(Projection):
     def __init__(self, seal: Seal, unseal: Unseal) -> None:
         self.seal = seal
         self.unseal = unseal
+        self.seal_many = batch_sealer(seal)
 
     def apply(self, batch: Sequence[Event], tx: Tx) -> None:
         charts = {str(e.originator_id): chart_row(e) for e in batch if isinstance(e, Opened)}
         tx.upsert(CHARTS, list(charts.values()))
-        entries = [e for e in batch if isinstance(e, EntryRecorded)]
-        wanted = {str(e.originator_id) for e in entries} - charts.keys()
-        charts.update(tx.get_many(CHARTS, wanted))
-        tx.insert(
-            TABLE,
-            [
-                self.entry_row(e, charts[str(e.originator_id)])
-                for e in entries
-                if str(e.originator_id) in charts
-            ],
-        )
+        entries = [(str(e.originator_id), e) for e in batch if isinstance(e, EntryRecorded)]
+        charts.update(tx.get_many(CHARTS, {chart for chart, _ in entries} - charts.keys()))
+        tx.insert(TABLE, self.entry_rows([(e, charts[c]) for c, e in entries if c in charts]))
 
-    def entry_row(self, event: Any, chart: Row) -> Row:
-        return {
-            "entry_id": str(event.entry_id),
-            "chart_id": chart["chart_id"],
-            "subject_id": chart["subject_id"],
-            "pseudonym": chart["pseudonym"],
-            "version": event.originator_version,
-            "author": event.author,
-            "activity_type": event.activity_type,
-            "service_code": event.service_code,
-            "service_date": event.service_date,
-            "recorded_at": event.recorded_at,
-            "corrects": None if event.corrects is None else str(event.corrects),
-            "note": self._seal(chart["subject_id"], event),
-        }
-
-    def _seal(self, subject_id: str, event: Any) -> bytes | None:
-        try:
-            return self.seal(UUID(subject_id), event.note.encode(), note_aad(event.entry_id))
-        except DataShredded:  # shredded after the event was decoded: nothing to keep
-            return None
+    def entry_rows(self, entries: Sequence[tuple[Any, Row]]) -> list[Row]:
+        """The rows of (event, chart row) pairs, notes sealed in one batch (None where
+        the subject was shredded after the event was decoded: nothing to keep)."""
+        rows = [entry_metadata(event, chart) for event, chart in entries]
+        subjects: dict[str, UUID] = {}
+        notes = self.seal_many([
+            (
+                subjects.get(row["subject_id"]) or subjects.setdefault(row["subject_id"], UUID(row["subject_id"])),
+                event.note.encode(),
+                note_aad(row["entry_id"]),
+            )
+            for row, (event, _) in zip(rows, entries, strict=True)
+        ])  # fmt: skip
+        for row, note in zip(rows, notes, strict=True):
+            row["note"] = note
+        return rows
 
     def read_note(self, row: Row) -> str | None:
         """The note in clear, or None when the subject was shredded."""
@@ -126,6 +114,23 @@ class ChartEntries(Projection):
             note = self.read_note(row)
             result.append({**row, "note": note, "note_shredded": note is None})
         return result
+
+
+def entry_metadata(event: Any, chart: Row) -> Row:
+    """An entry's row without its note (`ChartEntries.entry_rows` seals it)."""
+    return {
+        "entry_id": str(event.entry_id),
+        "chart_id": chart["chart_id"],
+        "subject_id": chart["subject_id"],
+        "pseudonym": chart["pseudonym"],
+        "version": event.originator_version,
+        "author": event.author,
+        "activity_type": event.activity_type,
+        "service_code": event.service_code,
+        "service_date": event.service_date,
+        "recorded_at": event.recorded_at,
+        "corrects": None if event.corrects is None else str(event.corrects),
+    }
 
 
 def chart_row(event: Any) -> Row:

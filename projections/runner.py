@@ -21,8 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import structlog
@@ -30,9 +29,12 @@ from eventsourcing.persistence import Notification
 
 from domain.errors import DataShredded
 from projections.base import Event, Projection
+from projections.reading import LogReader, Stored, collector_paused
 from projections.tables import TRACKING_TABLE, Column, Db, Dialect, Table, Tx
 
 log = structlog.get_logger("sequester.projections")
+#: Notifications per round of a rebuild: fewer, larger transactions.
+REBUILD_BATCH_SIZE = 10_000
 
 TRACKING = Table(
     TRACKING_TABLE,
@@ -53,8 +55,7 @@ class ProjectionFailed(Exception):
         self.failures = failures
 
 
-@dataclass(frozen=True)
-class Decoded:
+class Decoded(NamedTuple):
     notification_id: int
     topic: str
     event: Event | None  # None: shredded
@@ -88,6 +89,7 @@ class ProjectionRunner:
         self.projections = list(projections)
         self.batch_size = batch_size
         self.db = db_for(self.infrastructure, prefix)
+        self.log = LogReader(self.recorder, self.db)
         self.shredded_skipped = 0
         self._create()
 
@@ -140,9 +142,7 @@ class ProjectionRunner:
         projection rolls back alone; the others still commit; then `ProjectionFailed`."""
         moved, failures = 0, dict[str, BaseException]()
         for position, members in self._groups(stop):
-            notifications = self.recorder.select_notifications(
-                start=position + 1, limit=self.batch_size, stop=stop
-            )
+            notifications = self.log.read(position + 1, self.batch_size, stop)
             if not notifications:
                 continue
             decoded = self._decode(notifications, {t for p in members for t in p.topics})
@@ -170,7 +170,10 @@ class ProjectionRunner:
         decoded: Sequence[Decoded],
         failures: dict[str, BaseException],
     ) -> bool:
-        """Apply one batch to each member in its own transaction; True if any moved."""
+        """Apply one batch to every member, together if that succeeds, else each in its
+        own transaction; True if any moved."""
+        if len(members) > 1 and self._apply_together(members, old, new, decoded):
+            return True
         moved = False
         for p in members:
             try:
@@ -188,8 +191,9 @@ class ProjectionRunner:
     def catch_up(self, stop: int | None = None) -> int:
         """Run rounds until every projection is at the log's end (or at `stop`)."""
         total = 0
-        while moved := self.run_once(stop):
-            total += moved
+        with collector_paused():
+            while moved := self.run_once(stop):
+                total += moved
         return total
 
     def run_forever(self, stop_event: threading.Event, poll_interval: float = 0.2) -> None:
@@ -205,30 +209,63 @@ class ProjectionRunner:
             if not moved:
                 stop_event.wait(poll_interval)
 
-    def _decode(self, notifications: Sequence[Notification], topics: set[str]) -> list[Decoded]:
-        decoded = []
-        for n in notifications:
-            if n.topic not in topics:
-                continue
-            try:
-                event = self.mapper.to_domain_event(n)
-            except DataShredded:
-                self.shredded_skipped += 1
-                event = None
-            decoded.append(Decoded(n.id, n.topic, event))
-        return decoded
+    def _decode(
+        self, notifications: Sequence[Notification | Stored], topics: set[str]
+    ) -> list[Decoded]:
+        """The notifications of `topics`, decoded (the others are never decrypted)."""
+        wanted = [n for n in notifications if n.topic in topics]
+        events = self._decode_events(wanted)
+        self.shredded_skipped += sum(1 for e in events if e is None)
+        return [Decoded(n.id, n.topic, e) for n, e in zip(wanted, events, strict=True)]
 
-    def _apply(self, p: Projection, old: int, new: int, decoded: Sequence[Decoded]) -> None:
+    def _decode_events(self, stored: Sequence[Notification | Stored]) -> list[Event | None]:
+        """Events in order, None where shredded; the mapper's batch path if it has one."""
+        many = getattr(self.mapper, "to_domain_events", None)
+        if many is not None:
+            events: list[Event | None] = many(stored)
+            return events
+        events = []
+        for n in stored:
+            try:
+                events.append(self.mapper.to_domain_event(n))
+            except DataShredded:
+                events.append(None)
+        return events
+
+    @staticmethod
+    def _batch(p: Projection, old: int, decoded: Sequence[Decoded]) -> list[Event]:
         topics = set(p.topics)
-        batch = [
+        return [
             d.event
             for d in decoded
-            if d.notification_id > old and d.topic in topics and d.event is not None
+            if d.topic in topics and d.event is not None and d.notification_id > old
         ]
+
+    def _apply(self, p: Projection, old: int, new: int, decoded: Sequence[Decoded]) -> None:
+        batch = self._batch(p, old, decoded)
         with self.db.transaction() as tx:
             self._advance(tx, p.name, old, new)
             if batch:
                 p.apply(batch, tx)
+
+    def _apply_together(
+        self, members: Sequence[Projection], old: int, new: int, decoded: Sequence[Decoded]
+    ) -> bool:
+        """Every member's batch and position in ONE transaction: one commit per round
+        instead of one per read model. Each member's rows still commit with its own
+        position. False if anything failed (all rolled back): the caller then applies
+        them one by one, which isolates the failure and reports it."""
+        batches = [(p, self._batch(p, old, decoded)) for p in members]
+        try:
+            with self.db.transaction() as tx:
+                for p, _ in batches:
+                    self._advance(tx, p.name, old, new)
+                for p, batch in batches:
+                    if batch:
+                        p.apply(batch, tx)
+        except Exception:  # noqa: BLE001 - retried one by one, which reports it
+            return False
+        return True
 
     def _advance(self, tx: Tx, name: str, old: int, new: int) -> None:
         """Compare-and-set of the tracking row, first, so it also serialises workers."""
@@ -246,11 +283,16 @@ class ProjectionRunner:
 
     # -- rebuilding -----------------------------------------------------------------------
     def rebuild(
-        self, into_prefix: str = "rm_scratch_", stop: int | None = None
+        self,
+        into_prefix: str = "rm_scratch_",
+        stop: int | None = None,
+        batch_size: int = REBUILD_BATCH_SIZE,
     ) -> ProjectionRunner:
         """The same projections rebuilt from position 0 into tables `<into_prefix><name>`
         (dropped first), up to `stop` (default: this runner's position if every
-        projection shares it, else the log's end). Compare with `projections.audit`."""
+        projection shares it, else the log's end), in batches of `batch_size` (larger
+        than a live worker's: a rebuild has no reader waiting on its next commit).
+        Compare with `projections.audit`."""
         if into_prefix == self.db.prefix:
             raise ValueError("a rebuild needs a prefix other than the live tables'")
         if stop is None:
@@ -261,7 +303,7 @@ class ProjectionRunner:
             keys = [into_prefix + p.name for p in self.projections]
             tx.delete(TRACKING, keys)
         scratch = ProjectionRunner(
-            self.infrastructure, self.projections, self.batch_size, prefix=into_prefix
+            self.infrastructure, self.projections, batch_size, prefix=into_prefix
         )
         scratch.catch_up(stop)
         return scratch

@@ -12,11 +12,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
 from psycopg import sql
+
+from projections.codecs import (
+    SQLITE_TIME,
+    Decoder,
+    Encoder,
+    copy_rows,
+    copyable,
+    decoder,
+    encoder,
+    sqlite_time,
+)
 
 #: Column type → (PostgreSQL type, SQLite type).
 SQL_TYPES = {
@@ -27,10 +39,9 @@ SQL_TYPES = {
     "timestamp": ("timestamptz", "text"),
     "blob": ("bytea", "blob"),
 }
+__all__ = ["SQLITE_TIME", "Column", "Db", "Dialect", "Table", "Tx"]
 #: Rows per `IN (...)` list: well under both engines' parameter limits.
 CHUNK = 500
-#: A fixed-width UTC form, so SQLite's text comparison orders times correctly.
-SQLITE_TIME = "%Y-%m-%dT%H:%M:%S.%f+00:00"
 TRACKING_TABLE = "sequester_tracking"
 
 
@@ -60,6 +71,10 @@ class Table:
 
     def types(self) -> dict[str, str]:
         return {c.name: c.type for c in self.columns}
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(c.type for c in self.columns)
 
 
 class Datastore(Protocol):
@@ -98,12 +113,20 @@ class Dialect:
         if self.postgres:
             return value
         if kind == "timestamp":
-            return value.astimezone(UTC).strftime(SQLITE_TIME)
+            return sqlite_time(value)
         if kind == "date":
             return value.isoformat()
         if kind == "bool":
             return int(value)
         return value
+
+    def encoder(self, table: Table) -> Encoder:
+        """`to_db` for a whole row of `table`, compiled once (see `projections.codecs`)."""
+        return _codecs(self, table)[0]
+
+    def decoder(self, table: Table) -> Decoder:
+        """`from_db` for a whole row of `table` (its values in column order)."""
+        return _codecs(self, table)[1]
 
     def from_db(self, kind: str, value: Any) -> Any:
         if value is None:
@@ -118,6 +141,14 @@ class Dialect:
         if kind == "blob":
             return bytes(value)
         return value
+
+
+@lru_cache(maxsize=256)
+def _codecs(dialect: Dialect, table: Table) -> tuple[Encoder, Decoder]:
+    return (
+        encoder(dialect.postgres, table.names, table.kinds, dialect.to_db),
+        decoder(table.names, table.kinds, dialect.from_db),
+    )
 
 
 def as_dict(row: Any) -> dict[str, Any]:
@@ -153,7 +184,10 @@ class Tx:
         cols = sql.SQL(", ").join(sql.Identifier(n) for n in table.names)
         statement = self.db.dialect.compose(template, cols=cols, t=self.ident(table))
         self.cursor.execute(statement, tuple(params))
-        return [self.db.decode(table, as_dict(r)) for r in self.cursor.fetchall()]
+        decode = self.db.dialect.decoder(table)
+        if self.db.dialect.postgres:  # dict rows, in the SELECT's column order
+            return [decode(list(r.values())) for r in self.cursor.fetchall()]
+        return [decode(tuple(r)) for r in self.cursor.fetchall()]
 
     def get_many(self, table: Table, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The rows whose key is among `keys`, by key."""
@@ -167,6 +201,13 @@ class Tx:
         return found
 
     def insert(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert new rows (on PostgreSQL with one COPY when the values allow it)."""
+        if rows and self.db.dialect.postgres:
+            encode = self.db.dialect.encoder(table)
+            encoded = [encode(r) for r in rows]
+            if copyable(table.kinds, encoded):
+                copy_rows(self.cursor, self.ident(table), table.names, table.kinds, encoded)
+                return
         self._write(table, rows, "")
 
     def upsert(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -181,7 +222,8 @@ class Tx:
         cols = sql.SQL(", ").join(sql.Identifier(n) for n in table.names)
         template = "INSERT INTO {t} ({cols}) VALUES (" + marks + ")" + suffix
         statement = self.db.dialect.compose(template, t=self.ident(table), cols=cols)
-        self.cursor.executemany(statement, [self.db.encode(table, r) for r in rows])
+        encode = self.db.dialect.encoder(table)
+        self.cursor.executemany(statement, [encode(r) for r in rows])
 
     def delete(self, table: Table, keys: Iterable[str]) -> None:
         unique = list(dict.fromkeys(keys))
@@ -213,10 +255,10 @@ class Db:
         return self.transaction(commit=False)
 
     def encode(self, table: Table, row: Mapping[str, Any]) -> tuple[Any, ...]:
-        return tuple(self.dialect.to_db(c.type, row.get(c.name)) for c in table.columns)
+        return self.dialect.encoder(table)(row)
 
     def decode(self, table: Table, row: Mapping[str, Any]) -> dict[str, Any]:
-        return {c.name: self.dialect.from_db(c.type, row.get(c.name)) for c in table.columns}
+        return self.dialect.decoder(table)([row.get(n) for n in table.names])
 
     def create(self, tables: Iterable[Table]) -> None:
         with self.transaction() as tx:
