@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -164,20 +165,20 @@ async def open_loop(host: str, port: int, path: str, headers: dict[str, str], ra
                + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n").encode()
     idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
     latencies: list[float] = []
-    errors = 0
+    errors: Counter[str] = Counter()
 
     async def one(due: float) -> None:
-        nonlocal errors
         try:
             reader, writer = idle.pop() if idle else await asyncio.open_connection(host, port)
             writer.write(request)
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
             length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
             await reader.readexactly(length)
-            errors += not head.startswith((b"HTTP/1.1 2", b"HTTP/1.1 3"))
+            if not head.startswith((b"HTTP/1.1 2", b"HTTP/1.1 3")):
+                errors[head[9:12].decode()] += 1
             idle.append((reader, writer))
-        except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, AttributeError):
-            errors += 1
+        except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, AttributeError) as e:
+            errors[type(e).__name__] += 1
         latencies.append(time.perf_counter() - due)
 
     tasks = []
@@ -191,7 +192,7 @@ async def open_loop(host: str, port: int, path: str, headers: dict[str, str], ra
     elapsed = time.perf_counter() - start
     for _, writer in idle:
         writer.close()
-    return summary(latencies, elapsed, errors)
+    return summary(latencies, elapsed, sum(errors.values())) | {"error_kinds": dict(errors)}
 
 
 def summary(latencies: list[float], elapsed: float, errors: int) -> dict[str, float]:
