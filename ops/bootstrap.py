@@ -49,7 +49,7 @@ from ops.keys.signing import (
 )
 from ops.keys.tokens import create_token_keys
 from ops.ledger import Ledger
-from ops.sqltext import Dialect
+from ops.sqltext import Dialect, serialize_ddl
 from ops.storage import RECORDER_TOPICS, MemoryRecorder, PostgresRecorder
 from projections.catalog import read_models
 from projections.runner import ProjectionRunner
@@ -91,7 +91,8 @@ def ensure_postgres_schema(persistence_env: dict[str, str]) -> None:
         user=persistence_env["POSTGRES_USER"],
         password=persistence_env["POSTGRES_PASSWORD"] or None,
     )
-    with psycopg.connect(conninfo, autocommit=True) as conn:
+    with psycopg.connect(conninfo) as conn:  # one transaction, so the DDL lock holds
+        serialize_ddl(conn.cursor(), postgres=True, schema=schema)
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
 
 

@@ -19,7 +19,7 @@ from eventsourcing.persistence import StoredEvent
 from domain.audit.merkle import CompactRange, leaf_hash
 from ops.checkpoints import Checkpoint, CheckpointError, CheckpointSigner, verify_note
 from ops.ledger_scan import scan_intact
-from ops.sqltext import Dialect, values
+from ops.sqltext import Dialect, serialize_ddl, values
 
 LEAF_PREFIX = b"sequester-leaf-v1\x00"
 
@@ -56,6 +56,7 @@ class Ledger:
         self.events = dialect.table(events_table)
         self.event_id = "notification_id" if dialect.postgres else "rowid"
         with datastore.transaction(commit=True) as c:
+            serialize_ddl(c, postgres=dialect.postgres, schema=dialect.schema)
             c.execute(
                 dialect.q(
                     "CREATE TABLE IF NOT EXISTS {t} (leaf_index bigint PRIMARY KEY, "

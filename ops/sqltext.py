@@ -38,6 +38,15 @@ class Dialect:
         return value if self.postgres or value is None else value.isoformat()
 
 
+def serialize_ddl(cursor: Any, *, postgres: bool, schema: str) -> None:
+    """Take turns at creating tables. PostgreSQL can fail one of two processes that run
+    the same `CREATE TABLE IF NOT EXISTS` at once ("tuple concurrently updated"), as API
+    workers and the projector do when they start together on a new database. The lock
+    is the transaction's, per schema; SQLite already serializes its writers."""
+    if postgres:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("sequester-ddl:" + schema,))
+
+
 def values(row: Any) -> list[Any]:
     """A row as a list, whether the driver returns dicts (psycopg here) or tuples."""
     return list(row.values()) if isinstance(row, dict) else list(row)

@@ -11,7 +11,7 @@ import functools
 import inspect
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 from uuid import UUID
 
@@ -20,10 +20,12 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg.errors import DuplicateObject
 from psycopg.sql import SQL, Identifier
 
 from ops.keys.keyring import write_pending_keys
 from ops.ledger import Ledger
+from ops.sqltext import serialize_ddl
 
 
 class SQLiteRecorder(SQLiteApplicationRecorder):
@@ -139,6 +141,20 @@ class PostgresRecorder(PostgresApplicationRecorder):
     select_events = _retried(PostgresApplicationRecorder.select_events)
     select_notifications = _retried(PostgresApplicationRecorder.select_notifications)
     max_notification_id = _retried(PostgresApplicationRecorder.max_notification_id)
+
+    def create_table(self) -> None:
+        """The library's, with each of its DDL transactions taking turns with other
+        processes' (`serialize_ddl`): its own guard lets a concurrent CREATE TYPE through."""
+        schema = self.datastore.schema
+        for statement in self.sql_create_statements:
+            if "CREATE TYPE" in statement.as_string():  # no IF NOT EXISTS for types
+                with self.datastore.transaction(commit=True) as curs, suppress(DuplicateObject):
+                    serialize_ddl(curs, postgres=True, schema=schema)
+                    curs.execute(statement, prepare=False)
+        with self.datastore.transaction(commit=True) as curs:
+            serialize_ddl(curs, postgres=True, schema=schema)
+            self._create_table(curs)
+        self.datastore.register_type_adapters()
 
     def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         write_pending_keys(curs)

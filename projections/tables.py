@@ -19,6 +19,7 @@ from uuid import UUID
 
 from psycopg import sql
 
+from ops.sqltext import serialize_ddl
 from projections.codecs import (
     SQLITE_TIME,
     Decoder,
@@ -262,6 +263,7 @@ class Db:
 
     def create(self, tables: Iterable[Table]) -> None:
         with self.transaction() as tx:
+            serialize_ddl(tx.cursor, postgres=self.dialect.postgres, schema=self.dialect.schema)
             for table in tables:
                 columns = ", ".join(self.dialect.column_sql(c) for c in table.columns)
                 tx.execute(

@@ -20,7 +20,7 @@ from uuid import UUID, uuid5
 from eventsourcing.persistence import IntegrityError
 from psycopg import sql
 
-from ops.sqltext import Dialect, values
+from ops.sqltext import Dialect, serialize_ddl, values
 
 
 DATA_KEY_NAMESPACE = UUID("6f1f3a52-1d0c-5b7e-9a47-0b2f9d7c4e11")
@@ -165,6 +165,7 @@ class SQLDataKeyStore(DataKeyStore):
             ("bytea", "timestamptz", "") if self.postgres else ("blob", "text", " WITHOUT ROWID")
         )
         with self.datastore.transaction(commit=True) as c:
+            serialize_ddl(c, postgres=self.postgres, schema=self.dialect.schema)
             c.execute(
                 self._q(
                     "CREATE TABLE IF NOT EXISTS {table} (key_id text PRIMARY KEY, "
