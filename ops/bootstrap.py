@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 import psycopg
+import structlog
 from eventsourcing.persistence import (
     DatetimeAsISO,
     DecimalAsStr,
@@ -54,6 +55,8 @@ from ops.storage import RECORDER_TOPICS, MemoryRecorder, PostgresRecorder
 from projections.catalog import read_models
 from projections.runner import ProjectionRunner
 from projections.sealing import KeyringSealer
+
+log = structlog.get_logger("sequester.bootstrap")
 
 
 class DateAsISO(Transcoding):
@@ -206,6 +209,9 @@ def build(settings: Settings, *, verify_keys: bool = True) -> System:
     )
     system = assemble(settings, keyring, infrastructure)
     system.ledger = ledger
+    if verify_keys:  # an upgrade step, done once per database (the keys are known good)
+        if added := system.subjects.index_links():
+            log.warning("subjects.link_indexes_brought_up_to_date", added=added)
     if not memory:
         system.projections = projection_runner(system)
     return system

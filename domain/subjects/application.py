@@ -150,7 +150,48 @@ class SubjectsApplication(ContextApplication):
         if self.recorder.select_events(SUBJECT_INDEX_ID, limit=1):
             index: SubjectIndex = self.load(SUBJECT_INDEX_ID, "the subject index")
             return index
-        return SubjectIndex()
+        index = SubjectIndex()
+        index.mark_links_indexed()  # every enrolment from here on writes its link index
+        return index
+
+    def index_links(self) -> int:
+        """Upgrade step for a log begun before staff link indexes existed: put every
+        linked subject in its staff member's index (the link-based access rules and the
+        one-employee-subject check read only the index), then mark the subject index so
+        this runs once. Idempotent; returns how many pseudonyms it added."""
+        for _ in range(3):
+            try:
+                return self._index_links_once()
+            except ConcurrencyConflict:  # another process or an enrolment: read again
+                continue
+        raise ConcurrencyConflict("could not bring the staff link indexes up to date; retry")
+
+    def _index_links_once(self) -> int:
+        if not self.recorder.select_events(SUBJECT_INDEX_ID, limit=1):
+            return 0
+        index = self._index()
+        if index.links_indexed:
+            return 0
+        by_link: dict[str, list[str]] = {}
+        for pseudonym in index.pseudonyms:
+            try:
+                subject = self.get(pseudonym)
+            except DataShredded:
+                continue
+            if subject.staff_link is not None:
+                by_link.setdefault(subject.staff_link, []).append(pseudonym)
+        changed, added = [], 0
+        for link, pseudonyms in by_link.items():
+            links = self._link_index(link)
+            missing = [p for p in pseudonyms if p not in links.pseudonyms]
+            for pseudonym in missing:
+                links.add(pseudonym)
+            if missing:
+                changed.append(links)
+                added += len(missing)
+        index.mark_links_indexed()
+        self.commit(*changed, index)  # all of it, or (on a conflict) none of it
+        return added
 
     def _unused_pseudonym(self, index: SubjectIndex) -> str:
         for _ in range(PSEUDONYM_ATTEMPTS):

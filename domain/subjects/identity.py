@@ -65,6 +65,10 @@ class SubjectIndex(ProtectedAggregate):
     """Every pseudonym issued, in order (one per agency: a singleton)."""
 
     kek = KEK_EVENTS
+    #: Whether every linked subject is in its staff member's `StaffLinkIndex`: true from
+    #: the start in a log begun with link indexes; an older log is brought up to date
+    #: once by `SubjectsApplication.index_links`.
+    links_indexed = False
 
     @staticmethod
     def create_id(**_: Any) -> UUID:
@@ -85,6 +89,14 @@ class SubjectIndex(ProtectedAggregate):
     @event("SubjectListed")
     def _add(self, pseudonym: str) -> None:
         self.pseudonyms.append(pseudonym)
+
+    def mark_links_indexed(self) -> None:
+        if not self.links_indexed:
+            self._links_indexed()
+
+    @event("LinksIndexed")
+    def _links_indexed(self) -> None:
+        self.links_indexed = True
 
 
 LINK_INDEX_NAMESPACE = uuid5(NAMESPACE_URL, "urn:sequester:staff-link-index")
