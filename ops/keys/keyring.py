@@ -200,7 +200,9 @@ class Keyring:
         record = warm or self.store.find(scope.kek, scope.subject_id)
         if record is None:
             raise _NoKey
-        return record.key_id, AESGCM(self._unwrap_fresh(record, warm is not None))
+        key = AESGCM(self._unwrap_fresh(record, warm is not None))
+        self._by_id.get_or_load(record.key_id.bytes, lambda: key)  # one unwrap serves both
+        return record.key_id, key
 
     def _is_warm(self) -> bool:
         return self._warmed_at is not None and time.monotonic() - self._warmed_at < self._ttl
@@ -243,7 +245,10 @@ class Keyring:
         record = warm or self.store.get(key_id)
         if record is None:
             raise KeyUnavailable(f"data key {key_id} is not in the key table")
-        return AESGCM(self._unwrap_fresh(record, warm is not None))
+        key = AESGCM(self._unwrap_fresh(record, warm is not None))
+        scope = KeyScope(record.kek, record.subject_id)
+        self._by_scope.get_or_load(scope, lambda: (record.key_id, key))  # one key per scope
+        return key
 
     def _unwrap(self, record: DataKeyRecord) -> bytes:
         if record.wrapped is None:

@@ -56,6 +56,22 @@ def test_the_hot_path_does_not_unwrap_per_call(tmp_path: Path) -> None:
     for _ in range(100):
         ring.decryption_key(key_id)
     assert calls <= 2
+    # A key another process stored: unwrapped once, whether first asked for by id (to
+    # decrypt) or by scope (to encrypt, as a read model sealing a note does).
+    for by_id_first in (True, False):
+        scope = KeyScope("events", uuid4())
+        stored_id, _ = keyring_sharing(ring).encryption_key(scope)
+        calls = 0
+        if by_id_first:
+            ring.decryption_key(stored_id)
+        assert ring.encryption_key(scope)[0] == stored_id
+        ring.decryption_key(stored_id)
+        assert calls == 1
+
+
+def keyring_sharing(ring: Keyring) -> Keyring:
+    """Another keyring (another process) over the same key store and KEKs."""
+    return Keyring(ring.keks, ring.store)
 
 
 def test_cache_is_bounded_and_entries_expire() -> None:
