@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from ops.bootstrap import System
+from tests.faults.canaries import columns_holding, planted_text_found
 from tests.faults.processes import SMALL_POOL, Fleet, sequester_env
 from tests.faults.workload import (
     DIRECTOR,
     HR,
-    NOTE,
     Attempt,
     Burst,
     Tokens,
@@ -90,4 +90,5 @@ def test_two_apis_and_a_worker_store_every_acknowledged_write_once(
     assert verified.returncode == 0, verified.stderr
     for process in fleet.processes:
         assert process.alive(), process.tail()
-        assert NOTE not in process.log.read_text()
+    assert planted_text_found(system, fleet, writes) == []
+    assert columns_holding(system, [hot]) != []  # the search finds what is in plain

@@ -14,6 +14,7 @@ import pytest
 
 from ops.bootstrap import build
 from ops.settings import Settings
+from tests.faults.canaries import planted_text_found
 from tests.faults.processes import PrivatePostgres, sequester_env
 from tests.faults.workload import (
     Attempt,
@@ -122,6 +123,8 @@ def test_postgres_outage_is_503_then_recovers_by_itself(
                      for o in outages],
             reads=len(burst.reads), answered_503=sum(a.status == 503 for a in answered),
             slowest_answer_s=round(max(a.elapsed for a in answered), 2))
+        refused_reads = [a for a in burst.reads if a.status != 200]  # a 200 carries the notes
+        leaks = planted_text_found(system, fleet, writes + refused_reads)
     finally:
         system.close()
     counts.publish()
@@ -130,3 +133,4 @@ def test_postgres_outage_is_503_then_recovers_by_itself(
     assert counts.acknowledged == counts.found
     verified = fleet.audit_verify()
     assert verified.returncode == 0, verified.stderr
+    assert leaks == []

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ops.bootstrap import System
+from tests.faults.canaries import planted_text_found
 from tests.faults.processes import SMALL_POOL, Fleet, Process, sequester_env
 from tests.faults.workload import (
     Attempt,
@@ -93,3 +94,4 @@ def test_sigkilled_api_loses_nothing_acknowledged_and_half_writes_nothing(
     assert survivor.alive(), survivor.tail()
     verified = fleet.audit_verify()
     assert verified.returncode == 0, verified.stderr
+    assert planted_text_found(system, fleet, attempts) == []

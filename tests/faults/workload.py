@@ -25,6 +25,8 @@ from ops.keys.tokens import sign_development_token
 from projections import chart_entries, chart_index
 
 NOTE = "fault-check note for request "
+#: Planted as every subject's legal name; must never show in plain (see canaries).
+LEGAL_NAME = "Quenelda Faultcanary-Oyelaran"
 CLINICIAN, HR, DIRECTOR, PRIVACY = "C-1", "HR-1", "D-1", "PO-1"
 SERVICE_DATE = "2024-06-03"
 
@@ -104,7 +106,7 @@ def set_up_charts(base: str, tokens: Tokens, count: int) -> list[str]:
         pseudonyms = []
         for i in range(count):
             enrolled = ok(send(http, base, "POST", "/subjects", tokens(DIRECTOR, "director"), json={
-                "legal_name": f"Fault Subject {i}", "birth_date": "1980-02-03",
+                "legal_name": f"{LEGAL_NAME} {i}", "birth_date": "1980-02-03",
                 "category": "public_figure", "enrolled_on": "2024-01-15"}))
             pseudonyms.append(str(enrolled["pseudonym"]))
             ok(send(http, base, "POST", "/grants", tokens(PRIVACY, "privacy_officer"), json={
