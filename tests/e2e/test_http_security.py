@@ -93,7 +93,7 @@ def test_internal_errors_show_no_stack_trace(
         "staff_id": "S-1", "display_name": "S", "job_title": "clinician", "roles": ["clinician"],
         "hired_on": "2024-01-01"})
     row = next(r for r in dbutil.rows(app_system) if r[2].endswith("StaffMember.Hired"))
-    dbutil.set_state(app_system, row[4], bytes(row[3])[:-1] + b"\x00")
+    dbutil.set_state(app_system, row[4], bytes(row[3])[:-1] + bytes([row[3][-1] ^ 1]))  # always a change
     response = client.get("/staff/S-1", headers=hr)
     assert response.status_code == 500
     assert response.json()["error"] == "TamperDetected"
