@@ -118,21 +118,19 @@ class EnvelopeMapper(Mapper[UUID]):
         return f"EnvelopeMapper(keyring={type(self.keyring).__name__})"
 
 
-
-
 class BatchDecoder:
     """`EnvelopeMapper.to_domain_event` for a batch of stored events (read-model catch-up
     and rebuilds), equal to it event for event but cheaper:
 
-    - each data key is looked up once per batch, not once per event;
     - the JSON is parsed by pydantic-core's parser (already a dependency, through
       pydantic), then every `{"_type_": …, "_data_": …}` object is restored bottom-up
       with the transcoder's own transcodings, exactly as its object hook does;
     - the event object is built as the library's `Mapper.to_domain_event` builds it.
 
-    Whatever the fast path cannot take (a shredded or missing key, a tampered row, an
-    unknown topic or transcoding, JSON the fast parser refuses) goes through
-    `mapper.to_domain_event` itself, so results and errors are the mapper's own.
+    Each event is decrypted by `mapper.decrypt` (so a missing key or a tampered row is
+    its error, naming the event; a shredded subject gives None). Whatever else the fast
+    path cannot take (an unknown topic or transcoding, JSON the fast parser refuses)
+    goes through `mapper.to_domain_event` itself, so results and errors are its own.
     """
 
     def __init__(self, mapper: EnvelopeMapper) -> None:
@@ -147,11 +145,15 @@ class BatchDecoder:
         if self._names is None:
             return [self._slow(stored) for stored in stored_events]
         decoders = {name: transcoding.decode for name, transcoding in self._names.items()}
-        keys: dict[bytes, Any] = {}
         events: list[DomainEventProtocol[UUID] | None] = []
         for stored in stored_events:
             try:
-                event = self._fast(stored, keys, decoders)
+                plain = self.mapper.decrypt(stored)  # its errors name the event
+            except DataShredded:
+                events.append(None)
+                continue
+            try:
+                event = self._fast(stored, plain, decoders)
             except Exception:  # noqa: BLE001 - the mapper's own path decides and names it
                 event = None
             events.append(self._slow(stored) if event is None else event)
@@ -164,25 +166,10 @@ class BatchDecoder:
             return None
 
     def _fast(
-        self, stored: StoredEvent, keys: dict[bytes, Any], decoders: dict[str, Any]
+        self, stored: StoredEvent, plain: bytes, decoders: dict[str, Any]
     ) -> DomainEventProtocol[UUID] | None:
-        data = stored.state
-        if len(data) < HEADER_BYTES + NONCE_BYTES + 16 or data[:1] != FORMAT_V1:
-            return None
-        header = data[:HEADER_BYTES]
-        key = keys.get(header)
-        if key is None:
-            key = keys[header] = self._key(header[1:])
-        if key is _NO_KEY:
-            return None
         oid, version, topic = stored.originator_id, stored.originator_version, stored.topic
-        state = from_json(
-            key.decrypt(
-                data[HEADER_BYTES : HEADER_BYTES + NONCE_BYTES],
-                data[HEADER_BYTES + NONCE_BYTES :],
-                event_aad(header, oid, version, topic),
-            )
-        )
+        state = from_json(plain)
         if type(state) is not dict:
             return None
         for name, value in state.items():
@@ -207,12 +194,6 @@ class BatchDecoder:
         object.__setattr__(event, "__dict__", state)
         return event
 
-    def _key(self, raw_key_id: bytes) -> Any:
-        try:
-            return self.mapper.keyring.decryption_key_for(raw_key_id)
-        except (DataShredded, KeyUnavailable):
-            return _NO_KEY  # the mapper's path raises it, naming the event
-
     def _class(self, topic: str, id_type: type) -> tuple[type, Callable[[Any], Any], int]:
         found = self._classes.get((topic, id_type))
         if found is None:
@@ -220,9 +201,6 @@ class BatchDecoder:
             found = (cls, find_id_convertor(cls, id_type), getattr(cls, "class_version", 1))
             self._classes[(topic, id_type)] = found
         return found
-
-
-_NO_KEY = object()
 
 
 def _restore(value: Any, decoders: dict[str, Callable[[Any], Any]]) -> Any:

@@ -36,11 +36,8 @@ class KeyringSealer:
         self.kek = kek
 
     def seal(self, subject_id: UUID, plaintext: bytes, aad: bytes) -> bytes:
-        key_id, key = self.keyring.encryption_key(KeyScope(self.kek, subject_id))
-        header = SEALED_V1 + key_id.bytes
-        nonce = os.urandom(NONCE_BYTES)
-        sealed: bytes = header + nonce + key.encrypt(nonce, plaintext, header + aad)
-        return sealed
+        header, key = self._header_and_key(subject_id)
+        return _sealed(header, key, os.urandom(NONCE_BYTES), plaintext, aad)
 
     def seal_many(self, requests: Sequence[tuple[UUID, bytes, bytes]]) -> list[bytes | None]:
         """`seal` for a batch, each value exactly as `seal` makes it, but each subject's
@@ -51,21 +48,21 @@ class KeyringSealer:
         sealed: list[bytes | None] = []
         for i, (subject_id, plaintext, aad) in enumerate(requests):
             if subject_id not in keys:
-                keys[subject_id] = self._header_and_key(subject_id)
+                try:
+                    keys[subject_id] = self._header_and_key(subject_id)
+                except DataShredded:
+                    keys[subject_id] = None
             found = keys[subject_id]
             if found is None:
                 sealed.append(None)
                 continue
             header, key = found
             nonce = nonces[i * NONCE_BYTES : (i + 1) * NONCE_BYTES]
-            sealed.append(header + nonce + key.encrypt(nonce, plaintext, header + aad))
+            sealed.append(_sealed(header, key, nonce, plaintext, aad))
         return sealed
 
-    def _header_and_key(self, subject_id: UUID) -> tuple[bytes, Any] | None:
-        try:
-            key_id, key = self.keyring.encryption_key(KeyScope(self.kek, subject_id))
-        except DataShredded:
-            return None
+    def _header_and_key(self, subject_id: UUID) -> tuple[bytes, Any]:
+        key_id, key = self.keyring.encryption_key(KeyScope(self.kek, subject_id))
         return SEALED_V1 + key_id.bytes, key
 
     def unseal(self, sealed: bytes, aad: bytes) -> bytes:
@@ -83,6 +80,11 @@ class KeyringSealer:
                 "a sealed read-model value failed authentication: altered or moved"
             ) from None
         return plaintext
+
+
+def _sealed(header: bytes, key: Any, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    sealed: bytes = header + nonce + key.encrypt(nonce, plaintext, header + aad)
+    return sealed
 
 
 def batch_sealer(seal: Seal) -> SealMany:

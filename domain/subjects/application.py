@@ -167,10 +167,8 @@ class SubjectsApplication(ContextApplication):
         raise ConcurrencyConflict("could not bring the staff link indexes up to date; retry")
 
     def _index_links_once(self) -> int:
-        if not self.recorder.select_events(SUBJECT_INDEX_ID, limit=1):
-            return 0
         index = self._index()
-        if index.links_indexed:
+        if index.links_indexed:  # also a log with no subject yet (a new index is marked)
             return 0
         by_link: dict[str, list[str]] = {}
         for pseudonym in index.pseudonyms:
