@@ -87,12 +87,9 @@ class FoldProjection(Projection):
         """Fold events over rows by key (`keys`: each event's `key_of`, if already
         known); the pure core of `apply`."""
         state: dict[str, Row | None] = dict(rows or {})
+        events = list(events)
+        keys = [self.key_of(e) for e in events] if keys is None else keys
         fold = self.fold
-        if keys is None:
-            for event in events:
-                key = self.key_of(event)
-                state[key] = fold(state.get(key), event)
-            return state
         for key, event in zip(keys, events, strict=True):
             state[key] = fold(state.get(key), event)
         return state
