@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 from uuid import UUID
@@ -40,17 +40,18 @@ class SQLiteRecorder(SQLiteApplicationRecorder):
             self.ledger.append_with(c, ids, stored_events)
         return ids
 
-    def select_events_many(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
-        """Every event of several aggregates in one query, by aggregate then version."""
-        if not originator_ids:
+    def select_events_from(self, versions: Mapping[UUID, int]) -> list[StoredEvent]:
+        """Each aggregate's events from its given version on, in one query, by aggregate
+        then version (version 0: every event)."""
+        if not versions:
             return []
-        marks = ",".join("?" * len(originator_ids))
+        where = " OR ".join(["(originator_id = ? AND originator_version >= ?)"] * len(versions))
         statement = (
-            f"SELECT * FROM {self.events_table_name} WHERE originator_id IN ({marks}) "
+            f"SELECT * FROM {self.events_table_name} WHERE {where} "
             "ORDER BY originator_id, originator_version"
         )
         with self.datastore.transaction(commit=False) as c:
-            c.execute(statement, [i.hex for i in originator_ids])
+            c.execute(statement, [v for i, n in versions.items() for v in (i.hex, n)])
             return [
                 StoredEvent(
                     originator_id=self.convert_originator_id(row["originator_id"]),
@@ -170,16 +171,21 @@ class PostgresRecorder(PostgresApplicationRecorder):
         return ids
 
     @_retried
-    def select_events_many(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
-        """Every event of several aggregates in one query, by aggregate then version."""
-        if not originator_ids:
+    def select_events_from(self, versions: Mapping[UUID, int]) -> list[StoredEvent]:
+        """Each aggregate's events from its given version on, in one query, by aggregate
+        then version (version 0: every event)."""
+        if not versions:
             return []
         statement = SQL(
-            "SELECT * FROM {}.{} WHERE originator_id = ANY(%s) "
-            "ORDER BY originator_id, originator_version"
+            "SELECT e.* FROM unnest(%s::uuid[], %s::bigint[]) AS k(id, v) JOIN {}.{} AS e "
+            "ON e.originator_id = k.id AND e.originator_version >= k.v "
+            "ORDER BY e.originator_id, e.originator_version"
         ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(statement, [list(originator_ids)], prepare=True)
+            # array literals: psycopg's list dumper cost more than the query
+            curs.execute(statement, ["{%s}" % ",".join(map(str, versions)),
+                                     "{%s}" % ",".join(map(str, versions.values()))],
+                         prepare=True)
             return [
                 StoredEvent(
                     originator_id=row["originator_id"],
@@ -202,8 +208,8 @@ class MemoryRecorder(POPOApplicationRecorder):
             write_pending_keys(None)
             return self._update_table(stored_events, **kwargs)
 
-    def select_events_many(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
-        return [e for i in originator_ids for e in self.select_events(i)]
+    def select_events_from(self, versions: Mapping[UUID, int]) -> list[StoredEvent]:
+        return [e for i, n in versions.items() for e in self.select_events(i, gt=n - 1)]
 
 
 RECORDER_TOPICS = {

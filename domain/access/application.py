@@ -7,8 +7,9 @@ and break-glass straight from the log: a revocation counts from the moment it co
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 from domain.access.grants import AccessLedger, BreakGlass, Grant, ledger_id
@@ -156,10 +157,13 @@ class AccessApplication(ContextApplication):
         return self.held(ledger)
 
     def held(
-        self, ledger: AccessLedger
+        self, ledger: AccessLedger, found: Mapping[UUID, Any] | None = None
     ) -> tuple[tuple[GrantFact, ...], tuple[BreakGlassFact, ...]]:
-        """Every grant and break-glass a ledger names, in any state, read in one query."""
-        found = self.load_many(*ledger.grant_ids, *ledger.break_glass_ids)
+        """Every grant and break-glass a ledger names, in any state: those not already
+        `found` (read for reading only) are read in one query."""
+        found = dict(found or {})
+        named = (*ledger.grant_ids, *ledger.break_glass_ids)
+        found |= self.current_many(*(i for i in named if i not in found))
         return (tuple(grant_fact(found[g]) for g in ledger.grant_ids),
                 tuple(break_glass_fact(found[b]) for b in ledger.break_glass_ids))
 

@@ -6,10 +6,12 @@ principal's own link, the links of the staff it supervises, and the subject's li
 Nothing here returns which of those matched; `Decision.public()` hides it further.
 
 Every aggregate a decision rests on is read from the log as it stands (never from a
-cache or a read model), so a revocation counts the moment it commits. They are read in
-two queries: the subject, the principal's ledger on the chart, its link index, its
-staff record and the roster together; then the grants and break-glass uses the ledger
-names. Subjects linked to the principal (rare) take one more.
+read model, and from the decoded copies of `current_many` only once the log confirms
+they are still current), so a revocation counts the moment it commits. They are read in
+one query: the subject, the principal's ledger on the chart, its link index, its staff
+record, the roster, and the grants and break-glass uses the ledger named when last
+read. A ledger that names more since takes a second; subjects linked to the principal
+(rare) one more.
 """
 
 from __future__ import annotations
@@ -55,13 +57,15 @@ class ChartAccess:
         link = self.link_of(staff_id)
         sid, lid, xid, mid = (subject_uuid(pseudonym), ledger_id(staff_id, pseudonym),
                               link_index_uuid(link), staff_uuid(staff_id))
-        found = self.subjects.load_many(sid, lid, xid, mid, ROSTER_ID)
+        hint = self.subjects.known(lid)  # the grants it named last time, read alongside
+        named = (*hint.grant_ids, *hint.break_glass_ids) if isinstance(hint, AccessLedger) else ()
+        found = self.subjects.current_many(sid, lid, xid, mid, ROSTER_ID, *named)
         subject = found.get(sid)
         if not isinstance(subject, Subject):
             raise NotFound(f"subject {pseudonym} does not exist")
         ledger, links = found.get(lid), found.get(xid)
         member, roster = found.get(mid), found.get(ROSTER_ID)
-        grants, uses = self.access.held(ledger) if isinstance(ledger, AccessLedger) else ((), ())
+        grants, uses = self.access.held(ledger, found) if isinstance(ledger, AccessLedger) else ((), ())
         own = self.subjects.linked(links) if isinstance(links, StaffLinkIndex) else []
         supervisees = roster.supervisees(staff_id) if isinstance(roster, StaffRoster) else []
         return subject, AccessFacts(

@@ -7,18 +7,16 @@ before it gets here; this service enforces the charting rules themselves.
 
 from __future__ import annotations
 
-import copy
 import random
 import threading
 import time
-from collections import OrderedDict
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import AggregateEvent
 
-from domain.base import ContextApplication, Infrastructure
+from domain.base import ContextApplication
 from domain.charts.aggregate import Chart, chart_uuid, check_pseudonym
 from domain.errors import ConcurrencyConflict, AlreadyExists, InvalidInput, NotFound
 
@@ -28,18 +26,12 @@ APPEND_ATTEMPTS = 10
 #: retries are needed only against other processes: with many writers on one chart,
 #: optimistic retries alone ran out and answered 409 to writes that commute.
 APPEND_LOCK_STRIPES = 64
-#: Charts kept decoded per process for reading (least recently read out first).
-CURRENT_CHARTS = 256
 
 
 class ChartsApplication(ContextApplication):
     name = "charts"
     _append_locks = tuple(threading.Lock() for _ in range(APPEND_LOCK_STRIPES))
-
-    def __init__(self, infrastructure: Infrastructure) -> None:
-        super().__init__(infrastructure)
-        self._current: OrderedDict[UUID, Chart] = OrderedDict()
-        self._current_lock = threading.Lock()
+    current_capacity = 256  # charts can be long
 
     def open(self, pseudonym: str, subject_id: UUID, opened_on: date) -> int:
         """Open the subject's one chart; a closed chart is reopened, not opened again."""
@@ -59,41 +51,12 @@ class ChartsApplication(ContextApplication):
         return chart
 
     def current(self, pseudonym: str) -> Chart:
-        """The chart as it stands now, for reading only: never change the result.
-
-        A chart's read would otherwise decrypt and replay every entry it ever had. The
-        charts read lately are kept decoded; each read fetches the events from the last
-        one it knows and decrypts them, so a chart changed by any process is brought up
-        to date, and a chart whose subject was shredded fails as `DataShredded` (its key
-        is asked for again) instead of being served from memory.
-        """
+        """The chart as it stands now, for reading only: never change the result
+        (see `current_many`)."""
         check_pseudonym(pseudonym)
-        cid = chart_uuid(pseudonym)
-        with self._current_lock:
-            known: Chart | None = self._current.get(cid)
-        if known is None:
-            chart = self.get(pseudonym)
-        else:
-            news = [self.mapper.to_domain_event(s)
-                    for s in self.recorder.select_events(cid, gt=known.version - 1)]
-            if not news or news[0].originator_version != known.version:
-                chart = self.get(pseudonym)  # the log no longer holds what was read
-            elif len(news) == 1:
-                chart = known
-            else:
-                chart = self._brought_up_to_date(known, news[1:])
-        with self._current_lock:
-            self._current[cid] = chart
-            self._current.move_to_end(cid)
-            while len(self._current) > CURRENT_CHARTS:
-                self._current.popitem(last=False)
-        return chart
-
-    @staticmethod
-    def _brought_up_to_date(known: Chart, news: list[Any]) -> Chart:
-        chart: Any = copy.deepcopy(known)  # readers may hold the one they were given
-        for event in news:
-            chart = event.mutate(chart)
+        chart = self.current_many(chart_uuid(pseudonym)).get(chart_uuid(pseudonym))
+        if chart is None:
+            raise NotFound(f"chart {pseudonym} does not exist")
         return chart  # type: ignore[no-any-return]
 
     def add_entry(

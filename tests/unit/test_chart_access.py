@@ -6,10 +6,13 @@ The three link rules must look identical to anyone but the Director's office.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from uuid import uuid4
 
 import pytest
 
+from domain.access import AccessApplication
 from domain.access.policy import Decision, Principal
+from domain.staff.application import StaffApplication
 from ops.bootstrap import System
 from tests import canaries
 
@@ -119,3 +122,36 @@ def test_the_link_is_stored_only_as_a_keyed_hash(agency: System) -> None:
     assert subject.staff_link and "R-1" not in subject.staff_link
     assert subject.staff_link == agency.subjects.link_of("R-1")
     assert LEGAL_NAME not in repr(vars(subject))
+
+
+def test_decisions_follow_changes_recorded_elsewhere(agency: System) -> None:
+    """The decoded copies a decision reads are checked against the log every time: a
+    grant, a revocation or a new supervisor recorded by another process (here another
+    application on the same store) counts on the very next decision."""
+    pseudonym = enrol(agency, "R-1")
+    assert decide(agency, "C-1", pseudonym).rule == "no_grant"  # the copies are warm
+    access, staff = AccessApplication(agency.infrastructure), StaffApplication(agency.infrastructure)
+    grant_id, _ = access.grant(
+        "C-1", pseudonym, agency.subjects.get(pseudonym).id, "write", "TREAT",
+        NOW + timedelta(days=30), "treating clinician", "PO", NOW - timedelta(days=1),
+        actor_roles=["privacy_officer"],
+    )
+    assert decide(agency, "C-1", pseudonym).rule == "grant"
+    staff.change_supervisor("R-1", "C-1")
+    assert decide(agency, "C-1", pseudonym).rule == "supervisor_as_clinician"
+    staff.change_supervisor("R-1", "M-1")
+    assert decide(agency, "C-1", pseudonym).rule == "grant"
+    access.revoke(grant_id, "PO", "left the team", NOW - timedelta(hours=1),
+                  actor_roles=["privacy_officer"])
+    assert decide(agency, "C-1", pseudonym).rule == "grant_revoked"
+
+
+def test_read_only_copies_are_never_changed_by_later_events(agency: System) -> None:
+    pseudonym = enrol(agency, "R-1")
+    subject_id = agency.subjects.get(pseudonym).id
+    before = agency.subjects.current_many(subject_id)[subject_id]
+    agency.subjects.add_group(pseudonym, "G-1", HIRED)
+    after = agency.subjects.current_many(subject_id)[subject_id]
+    assert (before.version + 1, before.groups) == (after.version, [])
+    assert after.groups and agency.subjects.current_many(subject_id)[subject_id] is after
+    assert agency.subjects.current_many(uuid4()) == {}
