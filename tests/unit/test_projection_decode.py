@@ -7,7 +7,7 @@ import gc
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.persistence import TranscodingNotRegisteredError
@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 from pydantic_core import from_json
 
 from ops.bootstrap import System, transcoder
-from ops.cipher import _restore
+from ops.cipher import _decoder, _restore, _uuid_from_hex
 from projections.reading import collector_paused
 
 TRANSCODER = transcoder()
-DECODERS = {name: t.decode for name, t in TRANSCODER.names.items()}
+DECODERS = {name: _decoder(t) for name, t in TRANSCODER.names.items()}
 
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(), st.text(max_size=8),
@@ -75,6 +75,29 @@ def test_restore_edge_shapes(text: bytes) -> None:
             fast(text)
         return
     assert fast(text) == expected
+
+
+@settings(deadline=None, max_examples=300)
+@given(
+    text=st.one_of(
+        st.uuids().flatmap(
+            lambda u: st.sampled_from([u.hex, str(u), "{%s}" % u, f"urn:uuid:{u}", u.hex.upper()])
+        ),
+        st.text(alphabet="0123456789abcdefABCDEFxg_ -{}\u0663", min_size=30, max_size=34),
+    )
+)
+def test_uuid_from_hex_equals_uuid(text: str) -> None:
+    try:
+        expected = UUID(text)
+    except ValueError:
+        with pytest.raises(ValueError):
+            _uuid_from_hex(text)
+        return
+    decoded = _uuid_from_hex(text)
+    assert decoded == expected
+    assert (type(decoded), str(decoded), hash(decoded), decoded.is_safe) == (
+        UUID, str(expected), hash(expected), expected.is_safe
+    )
 
 
 def test_unknown_transcoding_falls_back_to_the_mappers_error(memory_system: System) -> None:
