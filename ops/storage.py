@@ -176,10 +176,12 @@ class PostgresRecorder(PostgresApplicationRecorder):
         then version (version 0: every event)."""
         if not versions:
             return []
+        # One index range per aggregate: as a plain join the planner may hash the
+        # whole table; the inner ORDER BY keeps the subquery from being flattened.
         statement = SQL(
-            "SELECT e.* FROM unnest(%s::uuid[], %s::bigint[]) AS k(id, v) JOIN {}.{} AS e "
-            "ON e.originator_id = k.id AND e.originator_version >= k.v "
-            "ORDER BY e.originator_id, e.originator_version"
+            "SELECT e.* FROM unnest(%s::uuid[], %s::bigint[]) AS k(id, v) CROSS JOIN LATERAL "
+            "(SELECT * FROM {}.{} WHERE originator_id = k.id AND originator_version >= k.v "
+            "ORDER BY originator_version) AS e ORDER BY e.originator_id, e.originator_version"
         ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             # array literals: psycopg's list dumper cost more than the query
