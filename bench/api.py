@@ -7,7 +7,9 @@ Throughput is measured closed-loop (N concurrent connections for a bounded time)
 the Python generator below; the p99 at 200 req/s is measured open-loop (requests sent
 on a fixed schedule whatever the latency, so a slow server cannot slow the offered
 rate). The generator runs on the same 2-core machine as the server: the ratios are
-the meaningful figures.
+the meaningful figures. Each closed loop also reports the CPU milliseconds per request
+spent by the server's processes, the projector's and PostgreSQL's (read from /proc):
+with the cores shared, CPU per request, not waiting, is what caps throughput.
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def process(args: list[str], env: dict[str, str], ready_url: str, log: Path) -> Iterator[None]:
+def process(args: list[str], env: dict[str, str], ready_url: str,
+            log: Path) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("w") as out:
         proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
@@ -66,7 +69,7 @@ def process(args: list[str], env: dict[str, str], ready_url: str, log: Path) -> 
                     time.sleep(0.2)
             else:
                 raise RuntimeError(f"server did not start: {log.read_text()[-1000:]}")
-            yield
+            yield proc
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -76,18 +79,57 @@ def process(args: list[str], env: dict[str, str], ready_url: str, log: Path) -> 
 
 
 @contextmanager
-def background(args: list[str], env: dict[str, str], log: Path) -> Iterator[None]:
+def background(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
     """A process that serves nothing (the projection worker), stopped afterwards."""
     with log.open("w") as out:
         proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
-            yield
+            yield proc
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def cpu_snapshot() -> dict[int, tuple[int, str, float]]:
+    """pid → (parent pid, name, CPU seconds so far) of every process (Linux's /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    snapshot = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        name, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        snapshot[int(entry.name)] = (int(fields[1]), name, (int(fields[11]) + int(fields[12])) / ticks)
+    return snapshot
+
+
+def cpu_ms_per_request(before: dict[int, tuple[int, str, float]],
+                       after: dict[int, tuple[int, str, float]],
+                       roots: dict[str, int], requests: int) -> dict[str, float]:
+    """CPU milliseconds per request spent by each root process with its descendants,
+    and by PostgreSQL's processes, between two snapshots: where a request's cost goes."""
+    def group(pid: int) -> str | None:
+        name = after[pid][1]
+        while pid in after:
+            for label, root in roots.items():
+                if pid == root:
+                    return label
+            pid = after[pid][0]
+        return "postgres" if name == "postgres" else None
+
+    spent: Counter[str] = Counter()
+    for pid, (_, _, seconds) in after.items():
+        label = group(pid)
+        if label is not None:
+            spent[label] += seconds - (before[pid][2] if pid in before else 0.0)
+    return {label: round(spent[label] * 1000 / max(requests, 1), 3)
+            for label in (*roots, "postgres")}
 
 
 async def attempt(send: Callable[[httpx.AsyncClient], Any], http: httpx.AsyncClient) -> bool:
@@ -272,29 +314,36 @@ def run(args: argparse.Namespace, work: Path, key_dir: Path, url: str, schema: s
     chart = f"/charts/{pseudonym}"
     seconds, clients = args.seconds, args.clients
 
-    def closed(base: str, method: str, path: str | list[str],
-               headers: dict[str, str] | None = None, body: str | None = None) -> dict[str, float]:
+    def closed(base: str, method: str, path: str | list[str], roots: dict[str, int],
+               headers: dict[str, str] | None = None, body: str | None = None) -> dict[str, Any]:
         headers, paths = headers or {}, [path] if isinstance(path, str) else path
+        before = cpu_snapshot()
         if shutil.which("wrk"):
-            return wrk_loop(base, paths, method, headers, body, seconds, clients, work)
-        send = lambda http: http.request(  # noqa: E731
-            method, random.choice(paths), headers=headers, content=body)
-        return asyncio.run(closed_loop(send, seconds, clients, base))
+            result: dict[str, Any] = wrk_loop(base, paths, method, headers, body, seconds,
+                                              clients, work)
+        else:
+            send = lambda http: http.request(  # noqa: E731
+                method, random.choice(paths), headers=headers, content=body)
+            result = asyncio.run(closed_loop(send, seconds, clients, base))
+        return result | {"cpu_ms_per_request": cpu_ms_per_request(
+            before, cpu_snapshot(), roots, int(result["requests"]))}
 
     write_headers = {**auth, "Content-Type": "application/json"}
     results: dict[str, Any] = {}
-    with process(floor_cmd, env, f"{floor}/constant", work / "floor.log"):
-        results["constant"] = closed(floor, "GET", "/constant")
-        results["insert"] = closed(floor, "POST", "/insert")
-    with background(project, env, work / "project.log"), \
-            process(serve, env, f"{api}/readyz", work / "serve.log"):
+    with process(floor_cmd, env, f"{floor}/constant", work / "floor.log") as floor_server:
+        roots = {"server": floor_server.pid}
+        results["constant"] = closed(floor, "GET", "/constant", roots)
+        results["insert"] = closed(floor, "POST", "/insert", roots)
+    with background(project, env, work / "project.log") as projector, \
+            process(serve, env, f"{api}/readyz", work / "serve.log") as server:
+        roots = {"server": server.pid, "projector": projector.pid}
         # the open loop first: after a closed loop the projector would still be working
         # through its audit records, and the offered rate would meet a busier machine
         results["read_at_200rps"] = asyncio.run(open_loop(
             "127.0.0.1", port, f"{chart}?purpose=TREAT", auth, 200, seconds))
-        results["read"] = closed(api, "GET", f"{chart}?purpose=TREAT", auth)
+        results["read"] = closed(api, "GET", f"{chart}?purpose=TREAT", roots, auth)
         results["write"] = closed(api, "POST", [f"/charts/{p}/entries" for p in write_charts],
-                                  write_headers, entry)
+                                  roots, write_headers, entry)
     return {
         "read_vs_insert_floor": round(results["read"]["rps"] / results["insert"]["rps"], 3),
         "p99_ms_at_200rps": results["read_at_200rps"]["p99_ms"],

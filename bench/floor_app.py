@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from ops.sqltext import serialize_ddl
+
 
 def create_floor_app() -> FastAPI:
     url = os.environ["SEQUESTER_BENCH_FLOOR_URL"]
@@ -20,7 +22,8 @@ def create_floor_app() -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pool = ConnectionPool(url, min_size=2, max_size=10, open=True)
-        with app.state.pool.connection() as conn:
+        with app.state.pool.connection() as conn:  # the workers start together: take turns
+            serialize_ddl(conn, postgres=True, schema=schema)
             conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (id bigserial PRIMARY KEY, "
                                  "body text NOT NULL)").format(table))
         yield
