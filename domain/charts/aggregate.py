@@ -9,6 +9,8 @@ subject's keys makes the chart unreadable.
 
 from __future__ import annotations
 
+import copy
+
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -71,6 +73,16 @@ class Chart(ProtectedAggregate):
         self.status = OPEN
         self.entries: list[ChartEntry] = []
         self.closures: list[dict[str, Any]] = []
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Chart:
+        """A copy to change: entries are frozen, so the copy shares them and copies only
+        what a change alters (the lists, each closure). A chart read for a write is a
+        copy of the decoded one; copying every entry cost as much as decoding it."""
+        twin = copy.copy(self)
+        twin.entries = list(self.entries)
+        twin.closures = [dict(c) for c in self.closures]
+        twin._pending_events = list(self._pending_events)
+        return twin
 
     @classmethod
     def open(cls, pseudonym: str, subject_id: UUID, opened_on: date) -> Chart:

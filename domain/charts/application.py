@@ -7,6 +7,8 @@ before it gets here; this service enforces the charting rules themselves.
 
 from __future__ import annotations
 
+import copy
+
 import random
 import threading
 import time
@@ -59,6 +61,11 @@ class ChartsApplication(ContextApplication):
             raise NotFound(f"chart {pseudonym} does not exist")
         return chart  # type: ignore[no-any-return]
 
+    def to_change(self, pseudonym: str) -> Chart:
+        """The current chart as a copy of its own, to change and commit: only the events
+        since it was last read are decoded (a long chart is not replayed per write)."""
+        return copy.deepcopy(self.current(pseudonym))
+
     def add_entry(
         self,
         pseudonym: str,
@@ -87,7 +94,7 @@ class ChartsApplication(ContextApplication):
                 activity_type: str, service_code: str | None, service_date: date, note: str,
                 recorded_at: datetime, corrects: UUID | None) -> int:
         for attempt in range(APPEND_ATTEMPTS):
-            chart = self.get(pseudonym)
+            chart = self.to_change(pseudonym)
             chart.record_entry(
                 entry_id, author, author_charts, activity_type, service_code, service_date,
                 note, recorded_at, corrects,
@@ -102,12 +109,12 @@ class ChartsApplication(ContextApplication):
 
     def close_chart(self, pseudonym: str, closed_on: date, by: str) -> int:
         """Close the chart (not named `close`: that is the Application's own shutdown)."""
-        chart = self.get(pseudonym)
+        chart = self.to_change(pseudonym)
         chart.close(closed_on, by)
         return self.commit(chart)
 
     def reopen(self, pseudonym: str, reopened_on: date, by: str, reason: str) -> int:
-        chart = self.get(pseudonym)
+        chart = self.to_change(pseudonym)
         chart.reopen(reopened_on, by, reason)
         return self.commit(chart)
 

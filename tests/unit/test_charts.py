@@ -249,3 +249,22 @@ def test_duplicate_entry_id_is_refused(charts: ChartsApplication) -> None:
     chart.record_entry(entry_id, *args)
     with pytest.raises(AlreadyExists):
         chart.record_entry(entry_id, *args)
+
+
+def test_a_chart_to_change_is_a_copy_the_read_chart_never_sees_changed(
+    charts: ChartsApplication,
+) -> None:
+    add(charts)
+    read = charts.current(P)
+    state = (read.version, list(read.entries), [dict(c) for c in read.closures], read.status)
+    changing = charts.to_change(P)
+    changing.record_entry(uuid4(), "S-1", True, "individual_session", None, date(2024, 3, 11),
+                          "later", AT + timedelta(days=1))
+    changing.close(date(2024, 3, 12), "S-1")
+    changing.reopen(date(2024, 3, 13), "S-1", "returned")
+    assert (read.version, read.entries, read.closures, read.status) == state
+    assert read.pending_events == [] and len(changing.pending_events) == 3
+    charts.commit(changing)
+    fresh = charts.get(P)
+    assert charts.current(P).__dict__ == fresh.__dict__ == changing.__dict__
+    assert fresh.closures[0]["reopen_reason"] == "returned"
