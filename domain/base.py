@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -75,6 +75,44 @@ class ProtectedAggregate(Aggregate):
         return KeyScope(type(self).kek, self.data_subject_id)
 
 
+class DecodedCache:
+    """Aggregates decoded lately, shared by every context of a process, for
+    `ContextApplication.current_many`. What it holds is bounded by decoded events (an
+    aggregate weighs its version), so a few long charts cannot hold unbounded memory;
+    the least recently read go first. Entries are replaced, never changed in place."""
+
+    def __init__(self, max_events: int = 200_000) -> None:
+        self.max_events = max_events
+        self._held: OrderedDict[UUID, Any] = OrderedDict()
+        self._events = 0
+        self._lock = threading.Lock()
+
+    def get(self, aggregate_id: UUID) -> Any | None:
+        with self._lock:
+            return self._held.get(aggregate_id)
+
+    def get_many(self, aggregate_ids: Iterable[UUID]) -> dict[UUID, Any | None]:
+        with self._lock:
+            return {i: self._held.get(i) for i in aggregate_ids}
+
+    def put(self, found: Mapping[UUID, Any | None]) -> None:
+        """Hold each found aggregate (unless a reader meanwhile held a later version);
+        drop those found to be gone (None)."""
+        with self._lock:
+            for i, aggregate in found.items():
+                if aggregate is not None and i in self._held \
+                        and self._held[i].version > aggregate.version:
+                    continue
+                old = self._held.pop(i, None)
+                self._events -= old.version if old is not None else 0
+                if aggregate is not None:
+                    self._held[i] = aggregate
+                    self._events += aggregate.version
+            while self._events > self.max_events and self._held:
+                _, out = self._held.popitem(last=False)
+                self._events -= out.version
+
+
 @dataclass(frozen=True)
 class Infrastructure:
     """The persistence shared by every bounded context: one log, one mapper.
@@ -88,6 +126,7 @@ class Infrastructure:
     mapper: Mapper[UUID]
     env: Mapping[str, str]
     unit_of_work: Callable[[], AbstractContextManager[Any]] = field(default=nullcontext)
+    decoded: DecodedCache = field(default_factory=DecodedCache)
 
 
 class ContextApplication(Application[UUID]):
@@ -98,14 +137,10 @@ class ContextApplication(Application[UUID]):
     """
 
     log_section_size = 1000
-    #: Aggregates kept decoded for `current_many` (least recently read out first).
-    current_capacity = 1024
 
     def __init__(self, infrastructure: Infrastructure) -> None:
         self._infrastructure = infrastructure
         super().__init__(env=dict(infrastructure.env))
-        self._current: OrderedDict[UUID, Any] = OrderedDict()
-        self._current_lock = threading.Lock()
 
     def construct_factory(self, env: Any) -> InfrastructureFactory[Any]:
         return self._infrastructure.factory
@@ -185,10 +220,9 @@ class ContextApplication(Application[UUID]):
         one whose subject was shredded fails as `DataShredded` (its key is asked for
         again) instead of being served from memory.
         """
-        with self._current_lock:
-            known = {i: self._current.get(i) for i in dict.fromkeys(aggregate_ids)}
+        known = self._infrastructure.decoded.get_many(dict.fromkeys(aggregate_ids))
         news = self._events_from({i: a.version if a else 0 for i, a in known.items()})
-        found = {}
+        found: dict[UUID, Any] = dict.fromkeys(known)
         for i, stored in news.items():
             old = known[i]
             if old is None:
@@ -203,23 +237,13 @@ class ContextApplication(Application[UUID]):
                 found[i] = copy.deepcopy(old)  # readers may hold the one they were given
                 for event in events[1:]:
                     found[i] = event.mutate(found[i])
-        with self._current_lock:
-            for i in known:
-                if found.get(i) is None:
-                    self._current.pop(i, None)
-                    found.pop(i, None)
-                else:
-                    self._current[i] = found[i]
-                    self._current.move_to_end(i)
-            while len(self._current) > self.current_capacity:
-                self._current.popitem(last=False)
-        return found
+        self._infrastructure.decoded.put(found)
+        return {i: a for i, a in found.items() if a is not None}
 
     def known(self, aggregate_id: UUID) -> Any | None:
         """The decoded copy `current_many` holds, unchecked: a hint of what to read next,
         never a basis for a decision."""
-        with self._current_lock:
-            return self._current.get(aggregate_id)
+        return self._infrastructure.decoded.get(aggregate_id)
 
     def _events_from(self, versions: dict[UUID, int]) -> dict[UUID, list[Any]]:
         """Each aggregate's stored events from the given version on, by aggregate."""

@@ -30,10 +30,10 @@ from api.schemas.charts import (
 )
 from api.schemas.common import PSEUDONYM_PATTERN, Written
 from domain.access import policy
+from domain.access.facts import Assessment
 from domain.access.policy import Decision, Target
 from domain.charts.aggregate import CLOSED
 from domain.errors import InvalidInput, NotFound, PermissionDenied
-from domain.subjects.subject import Subject
 from ops.bootstrap import System
 
 router = APIRouter(prefix="/charts", tags=["charts"])
@@ -65,16 +65,17 @@ def refuse(decision: Decision, principal: Principal) -> NoReturn:
 
 
 def assess(system: System, principal: Principal, action: str, pseudonym: str, purpose: str,
-           audit_action: str) -> tuple[Subject, Decision]:
-    """The subject and the access decision, with the request's audit record told first
-    what is at stake (so a refusal is recorded against the chart and purpose). For most
-    roles an unknown pseudonym is refused exactly like a missing grant."""
+           audit_action: str, with_chart: bool = False) -> Assessment:
+    """The subject and the access decision (and, if asked for and allowed, the chart),
+    with the request's audit record told first what is at stake (so a refusal is
+    recorded against the chart and purpose). For most roles an unknown pseudonym is
+    refused exactly like a missing grant."""
     a = audit.this_request()
     a.action, a.target, a.purpose = audit_action, pseudonym, purpose
     who = policy.Principal(principal.staff_id, principal.roles)
     try:
         return system.chart_access.assess_decision(
-            who, action, pseudonym, purpose, datetime.now(UTC)
+            who, action, pseudonym, purpose, datetime.now(UTC), with_chart=with_chart
         )
     except NotFound:
         if principal.roles & KNOWS_PSEUDONYMS:
@@ -83,12 +84,12 @@ def assess(system: System, principal: Principal, action: str, pseudonym: str, pu
 
 
 def authorize(system: System, principal: Principal, action: str, pseudonym: str, purpose: str,
-              audit_action: str) -> Decision:
-    """An allowed decision, or a refusal naming its (public) rule."""
-    _, decision = assess(system, principal, action, pseudonym, purpose, audit_action)
-    if not decision.allowed:
-        refuse(decision, principal)
-    return decision
+              audit_action: str, with_chart: bool = False) -> Assessment:
+    """An allowed assessment, or a refusal naming its (public) rule."""
+    assessed = assess(system, principal, action, pseudonym, purpose, audit_action, with_chart)
+    if not assessed.decision.allowed:
+        refuse(assessed.decision, principal)
+    return assessed
 
 
 def not_after_today(day: date, what: str) -> date:
@@ -105,8 +106,10 @@ def read_chart(
 ) -> Response:
     """The chart's status and current entries, notes included, for a principal whose
     grant (or live break-glass, with purpose ETREAT or BTG) allows the read."""
-    decision = authorize(system, principal, "read", pseudonym, purpose, "chart.read")
-    chart = system.charts.current(pseudonym)
+    _, decision, chart = authorize(system, principal, "read", pseudonym, purpose, "chart.read",
+                                   with_chart=True)
+    if chart is None:
+        raise NotFound(f"chart {pseudonym} does not exist")
     audit.read(system, "chart.read", pseudonym, rule=decision.rule)
     # Built from the domain's own typed values and serialized once: validating a long
     # chart's entries again (and again in FastAPI's response check) cost more than
@@ -135,7 +138,7 @@ def add_entry(pseudonym: Pseudonym, body: EntryCreate, system: SystemDep, princi
               response: Response) -> EntryCreated:
     """Append an entry (a correction names the entry it corrects). Needs write access and
     a job title that charts; self-help and 12-step activities are never charted."""
-    decision = authorize(system, principal, "write", pseudonym, body.purpose, "chart.write")
+    decision = authorize(system, principal, "write", pseudonym, body.purpose, "chart.write").decision
     try:
         author = system.staff.get(principal.staff_id)
     except NotFound:
@@ -159,7 +162,7 @@ def authorize_closing(system: System, principal: Principal, pseudonym: str, purp
         a = audit.this_request()
         a.action, a.target, a.purpose = audit_action, pseudonym, purpose
         return "role"
-    return authorize(system, principal, "write", pseudonym, purpose, audit_action).rule
+    return authorize(system, principal, "write", pseudonym, purpose, audit_action).decision.rule
 
 
 @router.post("/{pseudonym}/close", response_model=Written)
@@ -192,8 +195,8 @@ def break_glass(pseudonym: Pseudonym, body: BreakGlassCreate, system: SystemDep,
                 principal: Writer, response: Response) -> BreakGlassCreated:
     """Emergency access (ETREAT or BTG) with a reason: time-limited, flagged, and queued
     for the privacy officer's review. It never overrides a deny rule."""
-    subject, decision = assess(system, principal, "read", pseudonym, body.purpose,
-                               "break_glass.invoke")
+    subject, decision, _ = assess(system, principal, "read", pseudonym, body.purpose,
+                                  "break_glass.invoke")
     if decision.rule in DENY_RULES:
         refuse(decision, principal)
     with audit.command("break_glass.invoke", pseudonym, rule=policy.RULE_BREAK_GLASS):

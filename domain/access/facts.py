@@ -18,11 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
+from uuid import UUID
 
 from domain.access.application import AccessApplication
 from domain.access.grants import AccessLedger, ledger_id
 from domain.access.policy import AccessFacts, Decision, GroupSpan, Principal, Target, decide
+from domain.charts.aggregate import Chart, chart_uuid
 from domain.errors import NotFound
 from domain.staff.aggregate import StaffMember, staff_uuid
 from domain.staff.application import StaffApplication
@@ -30,6 +32,12 @@ from domain.staff.roster import ROSTER_ID, StaffRoster
 from domain.subjects.application import SubjectsApplication
 from domain.subjects.identity import StaffLinkIndex, link_index_uuid
 from domain.subjects.subject import Subject, subject_uuid
+
+
+class Assessment(NamedTuple):
+    subject: Subject
+    decision: Decision
+    chart: Chart | None  # asked for, and the decision allows the action
 
 
 def spans(groups: Iterable[dict[str, Any]]) -> tuple[GroupSpan, ...]:
@@ -54,12 +62,18 @@ class ChartAccess:
 
     def assess(self, staff_id: str, pseudonym: str, today: date) -> tuple[Subject, AccessFacts]:
         """The subject (NotFound if none) and the facts of a decision on its chart."""
+        subject, facts, _ = self._assess(staff_id, pseudonym, today, ())
+        return subject, facts
+
+    def _assess(self, staff_id: str, pseudonym: str, today: date, also: tuple[UUID, ...]
+                ) -> tuple[Subject, AccessFacts, dict[UUID, Any]]:
+        """`assess`, with the aggregates `also` asked for read in the same query."""
         link = self.link_of(staff_id)
         sid, lid, xid, mid = (subject_uuid(pseudonym), ledger_id(staff_id, pseudonym),
                               link_index_uuid(link), staff_uuid(staff_id))
         hint = self.subjects.known(lid)  # the grants it named last time, read alongside
         named = (*hint.grant_ids, *hint.break_glass_ids) if isinstance(hint, AccessLedger) else ()
-        found = self.subjects.current_many(sid, lid, xid, mid, ROSTER_ID, *named)
+        found = self.subjects.current_many(sid, lid, xid, mid, ROSTER_ID, *named, *also)
         subject = found.get(sid)
         if not isinstance(subject, Subject):
             raise NotFound(f"subject {pseudonym} does not exist")
@@ -79,7 +93,7 @@ class ChartAccess:
             subject_groups=spans(subject.groups),
             grants=grants,
             break_glass=uses,
-        )
+        ), found
 
     def decide(
         self, principal: Principal, action: str, pseudonym: str, purpose: str, now: datetime
@@ -87,8 +101,14 @@ class ChartAccess:
         return self.assess_decision(principal, action, pseudonym, purpose, now)[1]
 
     def assess_decision(
-        self, principal: Principal, action: str, pseudonym: str, purpose: str, now: datetime
-    ) -> tuple[Subject, Decision]:
-        """The subject and the decision on the principal's `action` on its chart."""
-        subject, facts = self.assess(principal.staff_id, pseudonym, now.date())
-        return subject, decide(principal, action, Target(pseudonym, purpose), facts, now)
+        self, principal: Principal, action: str, pseudonym: str, purpose: str, now: datetime,
+        *, with_chart: bool = False,
+    ) -> Assessment:
+        """The subject and the decision on the principal's `action` on its chart; with
+        `with_chart`, the chart too (read in the decision's own query), given only if
+        the decision allows the action."""
+        also = (chart_uuid(pseudonym),) if with_chart else ()
+        subject, facts, found = self._assess(principal.staff_id, pseudonym, now.date(), also)
+        decision = decide(principal, action, Target(pseudonym, purpose), facts, now)
+        chart = found.get(also[0]) if also and decision.allowed else None
+        return Assessment(subject, decision, chart if isinstance(chart, Chart) else None)

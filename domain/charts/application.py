@@ -33,7 +33,6 @@ APPEND_LOCK_STRIPES = 64
 class ChartsApplication(ContextApplication):
     name = "charts"
     _append_locks = tuple(threading.Lock() for _ in range(APPEND_LOCK_STRIPES))
-    current_capacity = 256  # charts can be long
 
     def open(self, pseudonym: str, subject_id: UUID, opened_on: date) -> int:
         """Open the subject's one chart; a closed chart is reopened, not opened again."""

@@ -6,12 +6,15 @@ The three link rules must look identical to anyone but the Director's office.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
 from uuid import uuid4
 
 import pytest
 
 from domain.access import AccessApplication
 from domain.access.policy import Decision, Principal
+from domain.base import DecodedCache
 from domain.staff.application import StaffApplication
 from ops.bootstrap import System
 from tests import canaries
@@ -155,3 +158,37 @@ def test_read_only_copies_are_never_changed_by_later_events(agency: System) -> N
     assert (before.version + 1, before.groups) == (after.version, [])
     assert after.groups and agency.subjects.current_many(subject_id)[subject_id] is after
     assert agency.subjects.current_many(uuid4()) == {}
+
+
+def test_decoded_copies_are_bounded_by_events_and_least_recently_read_go_first() -> None:
+    cache = DecodedCache(max_events=10)
+    a, b, c = uuid4(), uuid4(), uuid4()
+    cache.put({a: SimpleNamespace(version=4), b: SimpleNamespace(version=4)})
+    cache.get_many([a])  # reading does not reorder; holding it again does
+    cache.put({a: cache.get(a)})
+    cache.put({c: SimpleNamespace(version=3)})  # 11 events: b, the least recent, goes
+    assert [i for i, v in cache.get_many([a, b, c]).items() if v] == [a, c]
+    cache.put({a: SimpleNamespace(version=2)})  # a slower reader's older copy is not held
+    assert cache.get(a).version == 4
+    cache.put({a: None})  # found to be gone
+    assert cache.get(a) is None
+
+
+def test_the_chart_read_with_a_decision_is_given_only_when_the_decision_allows(
+    agency: System,
+) -> None:
+    pseudonym = enrol(agency, "R-1")
+    agency.charts.open(pseudonym, agency.subjects.get(pseudonym).id, HIRED)
+
+    def assessed(who: str) -> Any:
+        roles = frozenset(agency.staff.get(who).roles)
+        return agency.chart_access.assess_decision(
+            Principal(who, roles), "read", pseudonym, "TREAT", NOW, with_chart=True)
+
+    refused = assessed("C-1")
+    assert (refused.decision.rule, refused.chart) == ("no_grant", None)
+    grant(agency, "C-1", pseudonym)
+    allowed = assessed("C-1")
+    assert allowed.decision.allowed and allowed.chart.__dict__ == agency.charts.get(pseudonym).__dict__
+    grant(agency, "R-1", pseudonym)
+    assert assessed("R-1").chart is None  # self access: never, grant or not
