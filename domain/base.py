@@ -215,10 +215,11 @@ class ContextApplication(Application[UUID]):
 
         Reading an aggregate would otherwise decrypt and replay every event it ever had.
         The aggregates read lately are kept decoded; each read fetches, in one query,
-        every aggregate's events from the last one it knows, and decrypts them. So an
-        aggregate changed by any process (a grant revoked) counts on the next read, and
-        one whose subject was shredded fails as `DataShredded` (its key is asked for
-        again) instead of being served from memory.
+        every aggregate's events from the last one it knows, decrypts that one (without
+        decoding it again) and decodes the rest. So an aggregate changed by any process
+        (a grant revoked) counts on the next read, and one whose subject was shredded
+        fails as `DataShredded` (its key is asked for again) instead of being served
+        from memory.
         """
         known = self._infrastructure.decoded.get_many(dict.fromkeys(aggregate_ids))
         news = self._events_from({i: a.version if a else 0 for i, a in known.items()})
@@ -228,14 +229,15 @@ class ContextApplication(Application[UUID]):
             if old is None:
                 found[i] = self._project(stored)
                 continue
-            events = [self.mapper.to_domain_event(s) for s in stored]
-            if events[0].originator_version != old.version:  # the log no longer holds it
+            if stored[0].originator_version != old.version:  # the log no longer holds it
                 found[i] = self.load_many(i).get(i)
-            elif len(events) == 1:
-                found[i] = old
-            else:
+                continue
+            mapper: Any = self.mapper  # ops.cipher's: the key is asked for again
+            mapper.decrypt(stored[0])
+            found[i] = old
+            if len(stored) > 1:
                 found[i] = copy.deepcopy(old)  # readers may hold the one they were given
-                for event in events[1:]:
+                for event in map(self.mapper.to_domain_event, stored[1:]):
                     found[i] = event.mutate(found[i])
         self._infrastructure.decoded.put(found)
         return {i: a for i, a in found.items() if a is not None}
