@@ -185,8 +185,8 @@ class PostgresRecorder(PostgresApplicationRecorder):
         ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             # array literals: psycopg's list dumper cost more than the query
-            curs.execute(statement, ["{%s}" % ",".join(map(str, versions)),
-                                     "{%s}" % ",".join(map(str, versions.values()))],
+            curs.execute(statement, ["{" + ",".join(map(str, versions)) + "}",
+                                     "{" + ",".join(map(str, versions.values())) + "}"],
                          prepare=True)
             return [
                 StoredEvent(

@@ -10,7 +10,6 @@ subject's keys makes the chart unreadable.
 from __future__ import annotations
 
 import copy
-
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any

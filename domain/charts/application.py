@@ -8,20 +8,17 @@ before it gets here; this service enforces the charting rules themselves.
 from __future__ import annotations
 
 import copy
-
 import random
 import threading
 import time
 from datetime import date, datetime
-from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import AggregateEvent
 
 from domain.base import ContextApplication
 from domain.charts.aggregate import Chart, chart_uuid, check_pseudonym
-from domain.errors import ConcurrencyConflict, AlreadyExists, InvalidInput, NotFound
-
+from domain.errors import AlreadyExists, ConcurrencyConflict, InvalidInput, NotFound
 
 APPEND_ATTEMPTS = 10
 #: Appends to one chart from one process take turns (a lock per stripe of charts), so
