@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test setup lock bench clean
+.PHONY: run test lint setup lock bench clean
 
 setup: $(VENV)/.installed
 
@@ -21,11 +21,15 @@ run: setup
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy domain api ops projections bench
+
 bench: setup
 	$(BIN)/sequester bench crypto
 
 lock:
-	uv pip compile pyproject.toml --extra test --python-version 3.11 --generate-hashes -o requirements.lock
+	uv pip compile pyproject.toml --extra test --extra lint --python-version 3.11 --generate-hashes -o requirements.lock
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

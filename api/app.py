@@ -12,12 +12,10 @@ from fastapi import FastAPI
 from api import errors
 from api.auth import TokenVerifier
 from api.limits import BodyLimit
-from api.middleware import AuditedRequests
 from api.metrics import Metrics
-from api.schemas.common import ErrorBody
+from api.middleware import AuditedRequests
 from api.routers import (
     accommodations,
-    audit as audit_routes,
     break_glass,
     careers,
     charts,
@@ -27,6 +25,10 @@ from api.routers import (
     staff,
     subjects,
 )
+from api.routers import (
+    audit as audit_routes,
+)
+from api.schemas.common import ErrorBody
 from ops.bootstrap import System, build
 from ops.settings import Settings
 
@@ -89,7 +91,7 @@ def create_app(settings: Settings, system: System | None = None) -> FastAPI:
 def _lag(system: System) -> float:
     try:
         return float(system.projection_lag())
-    except Exception:  # a scrape during an outage reads "unknown", not an error
+    except Exception:  # noqa: BLE001 - a scrape during an outage reads "unknown", not an error
         return float("nan")
 
 

@@ -57,7 +57,7 @@ class TokenVerifier:
         self.algorithms = list(algorithms)
         self.leeway = leeway_seconds
         self._client = jwt.PyJWKClient(jwks_url, cache_keys=True) if jwks_url else None
-        self._keys: dict[str, Any] = {}
+        self._keys: dict[str | None, Any] = {}
         self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
         self.cache_size = 4096
         self.clock = time.time

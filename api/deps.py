@@ -7,7 +7,7 @@ fetches keys from a JWKS URL runs in the pool, since a fetch blocks.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -47,7 +47,7 @@ SystemDep = Annotated[System, Depends(get_system)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require(*roles: str) -> Callable[[Principal], Principal]:
+def require(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that admits principals holding any of `roles` (default deny)."""
     allowed = frozenset(roles)
 

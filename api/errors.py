@@ -46,7 +46,7 @@ def body(kind: str, detail: object, status: int, **extra: object) -> JSONRespons
 def status_of(exc: errors.SequesterError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS:
-            return STATUS[cls]  # type: ignore[index]
+            return STATUS[cls]
     return 400
 
 

@@ -111,7 +111,7 @@ class AuditedRequests:
         entry = record.entry(audit.decision_for(status), str(status), rule=record.rule or "http")
         try:
             await run_in_threadpool(scope["app"].state.system.audit.record, entry)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - any failure fails the request closed
             log.error("audit.write_failed", error_type=type(e).__name__)
             return False
         record.stored = True

@@ -123,7 +123,7 @@ def cpu_ms_per_request(before: dict[int, tuple[int, str, float]],
             pid = after[pid][0]
         return "postgres" if name == "postgres" else None
 
-    spent: Counter[str] = Counter()
+    spent: dict[str, float] = dict.fromkeys((*roots, "postgres"), 0.0)
     for pid, (_, _, seconds) in after.items():
         label = group(pid)
         if label is not None:
@@ -142,7 +142,7 @@ async def attempt(send: Callable[[httpx.AsyncClient], Any], http: httpx.AsyncCli
 
 
 async def closed_loop(send: Callable[[httpx.AsyncClient], Any], seconds: float, clients: int,
-                      base: str) -> dict[str, float]:
+                      base: str) -> dict[str, Any]:
     latencies: list[float] = []
     errors = 0
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
@@ -173,7 +173,7 @@ end
 
 
 def wrk_loop(base: str, paths: list[str], method: str, headers: dict[str, str],
-             body: str | None, seconds: float, clients: int, work: Path) -> dict[str, float]:
+             body: str | None, seconds: float, clients: int, work: Path) -> dict[str, Any]:
     """A closed loop driven by wrk: the same figures as `closed_loop` (errors: a status
     >= 400 or a socket error); each request goes to one of `paths` at random."""
     script = work / f"wrk-{method.lower()}.lua"
@@ -198,7 +198,7 @@ def wrk_loop(base: str, paths: list[str], method: str, headers: dict[str, str],
 
 
 async def open_loop(host: str, port: int, path: str, headers: dict[str, str], rate: float,
-                    seconds: float) -> dict[str, float]:
+                    seconds: float) -> dict[str, Any]:
     """Requests on a fixed schedule, whatever the latency: each request is sent at its
     time on an idle keep-alive connection (a new one if none is idle), and its latency
     counts from that time. Raw HTTP/1.1 on asyncio streams, so the generator's own cost
@@ -219,7 +219,7 @@ async def open_loop(host: str, port: int, path: str, headers: dict[str, str], ra
             if not head.startswith((b"HTTP/1.1 2", b"HTTP/1.1 3")):
                 errors[head[9:12].decode()] += 1
             idle.append((reader, writer))
-        except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, AttributeError) as e:
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, AttributeError) as e:
             errors[type(e).__name__] += 1
         latencies.append(time.perf_counter() - due)
 
@@ -237,9 +237,12 @@ async def open_loop(host: str, port: int, path: str, headers: dict[str, str], ra
     return summary(latencies, elapsed, sum(errors.values())) | {"error_kinds": dict(errors)}
 
 
-def summary(latencies: list[float], elapsed: float, errors: int) -> dict[str, float]:
+def summary(latencies: list[float], elapsed: float, errors: int) -> dict[str, Any]:
     ordered = sorted(latencies)
-    p = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000  # noqa: E731
+
+    def p(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
     return {"rps": round(len(ordered) / elapsed, 1), "p50_ms": round(p(0.50), 2),
             "p99_ms": round(p(0.99), 2), "requests": len(ordered), "errors": errors,
             "mean_ms": round(statistics.fmean(ordered) * 1000, 2) if ordered else 0.0}
@@ -322,7 +325,7 @@ def run(args: argparse.Namespace, work: Path, key_dir: Path, url: str, schema: s
             result: dict[str, Any] = wrk_loop(base, paths, method, headers, body, seconds,
                                               clients, work)
         else:
-            send = lambda http: http.request(  # noqa: E731
+            send = lambda http: http.request(
                 method, random.choice(paths), headers=headers, content=body)
             result = asyncio.run(closed_loop(send, seconds, clients, base))
         return result | {"cpu_ms_per_request": cpu_ms_per_request(

@@ -23,7 +23,8 @@ from typing import Any
 import psycopg
 from eventsourcing.cryptography import AESCipher
 from eventsourcing.domain import event
-from eventsourcing.persistence import Environment, Mapper
+from eventsourcing.persistence import Mapper
+from eventsourcing.utils import Environment
 from psycopg import sql
 
 from domain.base import ContextApplication, Infrastructure, ProtectedAggregate

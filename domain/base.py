@@ -43,7 +43,8 @@ class KeyScope(NamedTuple):
     subject_id: UUID
 
 
-_key_scopes: ContextVar[Mapping[UUID, KeyScope]] = ContextVar("key_scopes", default={})
+#: (Never changed in place: each binding sets a new mapping, see `bound_key_scopes`.)
+_key_scopes: ContextVar[Mapping[UUID, KeyScope]] = ContextVar("key_scopes", default={})  # noqa: B039
 
 
 def key_scope_of(originator_id: UUID) -> KeyScope | None:
@@ -238,7 +239,7 @@ class ContextApplication(Application[UUID]):
             if len(stored) > 1:
                 found[i] = copy.deepcopy(old)  # readers may hold the one they were given
                 for event in map(self.mapper.to_domain_event, stored[1:]):
-                    found[i] = event.mutate(found[i])
+                    found[i] = event.mutate(found[i])  # type: ignore[attr-defined]
         self._infrastructure.decoded.put(found)
         return {i: a for i, a in found.items() if a is not None}
 

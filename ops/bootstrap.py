@@ -14,42 +14,46 @@ import structlog
 from eventsourcing.persistence import (
     DatetimeAsISO,
     DecimalAsStr,
-    Environment,
     InfrastructureFactory,
     JSONTranscoder,
     Transcoding,
     UUIDAsHex,
 )
+from eventsourcing.utils import Environment
 from psycopg import sql
 
-from domain.base import KEK_NAMES, Infrastructure
-from domain.errors import DataShredded, InvalidInput, Unavailable
 from domain.access.application import AccessApplication
-from domain.audit.application import AuditTrail
-from domain.audit.trail import AUDIT_SUBJECT
 from domain.access.facts import ChartAccess
 from domain.accommodations.application import AccommodationsApplication
+from domain.audit.application import AuditTrail
+from domain.audit.trail import AUDIT_SUBJECT
+from domain.base import KEK_NAMES, Infrastructure
 from domain.charts.application import ChartsApplication
 from domain.dual_relationships import DualRelationshipPolicy, DualRelationshipsApplication
+from domain.errors import DataShredded, InvalidInput, Unavailable
 from domain.staff.application import StaffApplication
 from domain.staff.careers import StaffCareerApplication
 from domain.subjects.application import SubjectsApplication
+from ops import durability
+from ops.checkpoints import CheckpointSigner
 from ops.cipher import EnvelopeMapper
 from ops.keys.datakeys import DataKeyStore, InMemoryDataKeyStore, SQLDataKeyStore
 from ops.keys.kek import EnvKeySource, FileKeySource, KeyMaterialSource, load_keks
 from ops.keys.keyring import Keyring
 from ops.keys.link import LINK_KEY_SUBJECT, LinkHasher
-from ops.settings import Settings
-from ops import durability
-from ops.checkpoints import CheckpointSigner
 from ops.keys.signing import (
     ENV_VAR as SIGNING_KEY_VAR,
+)
+from ops.keys.signing import (
     FILE_NAME as SIGNING_KEY_FILE,
+)
+from ops.keys.signing import (
     create_signing_key_file,
     load_signer,
 )
 from ops.keys.tokens import create_token_keys
 from ops.ledger import Ledger
+from ops.settings import Settings
 from ops.sqltext import Dialect, serialize_ddl
 from ops.storage import RECORDER_TOPICS, MemoryRecorder, PostgresRecorder
 from projections.catalog import read_models
@@ -209,8 +213,8 @@ def build(settings: Settings, *, verify_keys: bool = True) -> System:
     )
     system = assemble(settings, keyring, infrastructure)
     system.ledger = ledger
-    if verify_keys:  # an upgrade step, done once per database (the keys are known good)
-        if added := system.subjects.index_links():
+    # an upgrade step, done once per database (the keys are known good)
+    if verify_keys and (added := system.subjects.index_links()):
             log.warning("subjects.link_indexes_brought_up_to_date", added=added)
     if not memory:
         system.projections = projection_runner(system)

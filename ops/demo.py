@@ -7,6 +7,7 @@ the rest is loaded once, when the agency has no sequestered subject yet.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from uuid import UUID
 
 from domain.dual_relationships import Actor, Disclosure
 from ops.bootstrap import System
@@ -116,7 +117,7 @@ def _dual_relationships(system: System, pseudonyms: list[str], now: datetime) ->
     director = Actor("D-001", frozenset({"director"}))
     drs = system.dual_relationships
 
-    def disclose(staff_id: str, kind: str, ref: str, began: date, hired: date, days_ago: int) -> object:
+    def disclose(staff_id: str, kind: str, ref: str, began: date, hired: date, days_ago: int) -> UUID:
         disclosure = Disclosure(
             staff_id=staff_id, kind=kind, began_on=began, predates_hire=began < hired,
             disclosed_on=today - timedelta(days=days_ago), disclosed_to="M-001", hired_on=hired,

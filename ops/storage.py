@@ -12,7 +12,7 @@ import inspect
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing import persistence
@@ -89,6 +89,7 @@ class FailFastDatastore(PostgresDatastore):
         """The library's factory builds the datastore and offers no hook for its class."""
         if not isinstance(datastore, cls):
             datastore.__class__ = cls
+            datastore = cast(FailFastDatastore, datastore)
             datastore.full_wait = datastore.pool.timeout
             datastore.pool.reconnect_timeout = RECONNECT_WINDOW_SECONDS
             if isinstance(datastore.pool.kwargs, dict):  # a blackholed host: bounded too

@@ -27,7 +27,7 @@ def execute(system: System, statement: str, params: tuple[Any, ...] = ()) -> lis
         cursor.execute(statement.replace("{events}", events_table(system)), params)
         try:
             rows = cursor.fetchall()
-        except Exception:  # statements without results
+        except Exception:  # noqa: BLE001 - statements without results
             return []
     return [list(r.values()) if isinstance(r, dict) else list(r) for r in rows or []]
 

@@ -47,8 +47,8 @@ def audit_events(
     Rules that rest on the staff↔client link appear only as "sequestration"."""
     system.wait_for(after)
     audit.read(system, "audit.events")
-    filters: dict[str, Any] = dict(principal=by, target=target, action=action,
-                                   decision=decision, since=since, until=until)
+    filters: dict[str, Any] = {"principal": by, "target": target, "action": action,
+                               "decision": decision, "since": since, "until": until}
     if system.projections is None:  # in memory: scan the log
         entries = list(filter_entries((e for _, e in iter_audit_entries(system)), **filters))
         page = [_json(e) for e in entries[offset : offset + limit + 1]]
@@ -130,7 +130,7 @@ def replay_aggregate(
                      "description": "One FHIR R4 AuditEvent per line"}},
 )
 def export(
-    system: SystemDep, principal: Auditor, format: Literal["fhir"] = "fhir"  # noqa: A002
+    system: SystemDep, principal: Auditor, format: Literal["fhir"] = "fhir"
 ) -> StreamingResponse:
     """The whole audit trail as FHIR R4 AuditEvent NDJSON."""
     audit.read(system, "audit.export")

@@ -24,7 +24,7 @@ def readyz(system: SystemDep) -> JSONResponse:
         system.staff.position()
         system.keyring.verify()
         lag = system.projection_lag()
-    except Exception:  # any failure here means "not ready", never a stack trace
+    except Exception:  # noqa: BLE001 - any failure here means "not ready", never a stack trace
         return JSONResponse({"status": "unavailable"}, status_code=503)
     if lag > system.settings.readiness_max_lag:
         return JSONResponse({"status": "catching_up", "projection_lag": lag}, status_code=503)

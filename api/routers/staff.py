@@ -10,7 +10,7 @@ from api import audit
 from api.auth import Principal
 from api.deps import PrincipalDep, SystemDep, require
 from api.schemas.common import ID_PATTERN, Written
-from api.schemas.staff import AgreementCreate, StaffCreate, StaffCreated, StaffPublic
+from api.schemas.staff import Agreement, AgreementCreate, StaffCreate, StaffCreated, StaffPublic
 from domain.errors import PermissionDenied
 
 router = APIRouter(prefix="/staff", tags=["staff"])
@@ -42,7 +42,7 @@ def get_staff(staff_id: StaffId, system: SystemDep, principal: PrincipalDep) -> 
     return StaffPublic(
         staff_id=member.staff_id, display_name=member.display_name, job_title=member.job_title,
         charts=member.charts, roles=member.roles, supervisor_id=member.supervisor_id,
-        hired_on=member.hired_on, separated_on=member.separated_on, agreements=member.agreements,
+        hired_on=member.hired_on, separated_on=member.separated_on, agreements=[Agreement.model_validate(a) for a in member.agreements],
     )
 
 

@@ -15,6 +15,7 @@ from api.schemas.subjects import (
     ClinicianCreate,
     GroupCreate,
     Identity,
+    Label,
     Resolve,
     SubjectCreate,
     SubjectCreated,
@@ -66,7 +67,7 @@ def list_subjects(
 
 def _public(system: SystemDep, pseudonym: str) -> SubjectPublic:
     s = system.subjects.get(pseudonym)
-    return SubjectPublic(pseudonym=s.pseudonym, category=s.category, labels=s.labels,
+    return SubjectPublic(pseudonym=s.pseudonym, category=s.category, labels=[Label.model_validate(label) for label in s.labels],
                          enrolled_on=s.enrolled_on)
 
 

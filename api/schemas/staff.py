@@ -5,11 +5,9 @@ from enum import Enum
 
 from pydantic import BaseModel, Field
 
+from api.schemas.common import ID_PATTERN, Strict, Written
 from domain.staff.aggregate import ROLES
 from domain.staff.jobs import CATALOGUE
-
-from api.schemas.common import ID_PATTERN, Strict, Written
-
 
 JobTitle = Enum("JobTitle", {code: code for code in sorted(CATALOGUE)}, type=str)  # type: ignore[misc]
 Role = Enum("Role", {role: role for role in sorted(ROLES)}, type=str)  # type: ignore[misc]

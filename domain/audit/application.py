@@ -49,7 +49,7 @@ class AuditTrail(ContextApplication):
                 aggregates = [agg for entry, _ in batch for agg in records_for(entry)]
                 position = self.commit(*aggregates, attach_audit=False)
                 self.commits += 1
-            except BaseException as e:  # every waiter of the batch learns of the failure
+            except BaseException as e:  # noqa: BLE001 - every waiter of the batch learns of it
                 for _, done in batch:
                     done.set_exception(e)
                 continue

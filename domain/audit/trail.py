@@ -65,7 +65,7 @@ class AuditRecord(ProtectedAggregate):
         return AUDIT_SUBJECT
 
     @event("Recorded")
-    def __init__(self, entry: dict[str, Any], id: UUID | None = None) -> None:  # noqa: A002
+    def __init__(self, entry: dict[str, Any], id: UUID | None = None) -> None:
         self.entry = entry
 
 

@@ -6,7 +6,8 @@ staff member; the roster answers it and is saved in the same commit as each chan
 
 from __future__ import annotations
 
-from uuid import NAMESPACE_URL, uuid5
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
 
@@ -19,7 +20,7 @@ class StaffRoster(ProtectedAggregate):
     """staff id → supervisor id (or None) for every active staff member."""
 
     @staticmethod
-    def create_id() -> object:
+    def create_id(*_: Any, **__: Any) -> UUID:
         return ROSTER_ID
 
     @event("Started")

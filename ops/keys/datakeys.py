@@ -22,7 +22,6 @@ from psycopg import sql
 
 from ops.sqltext import Dialect, serialize_ddl, values
 
-
 DATA_KEY_NAMESPACE = UUID("6f1f3a52-1d0c-5b7e-9a47-0b2f9d7c4e11")
 
 
@@ -132,12 +131,6 @@ class InMemoryDataKeyStore(DataKeyStore):
         return Counter((r.kek, r.kek_version) for r in self._rows.values() if r.wrapped)
 
 
-class _Cursor(Protocol):
-    def execute(self, statement: Any, params: Any = ...) -> Any: ...
-    def fetchone(self) -> Any: ...
-    def fetchall(self) -> Any: ...
-
-
 class _Datastore(Protocol):
     def transaction(self, *, commit: bool) -> AbstractContextManager[Any]: ...
 
@@ -182,6 +175,7 @@ class SQLDataKeyStore(DataKeyStore):
             v if v is None or isinstance(v, datetime) else datetime.fromisoformat(v)
             for v in cells[5:7]
         )
+        assert created is not None, "created_at is NOT NULL"
         return DataKeyRecord(
             key_id=UUID(cells[0]),
             kek=cells[1],

@@ -32,6 +32,11 @@ V = TypeVar("V")
 log = structlog.get_logger("sequester.keys")
 
 
+def constant(value: V) -> Callable[[], V]:
+    """A loader of a value already at hand."""
+    return lambda: value
+
+
 class TTLCache(Generic[K, V]):
     """A small thread-safe LRU cache whose entries also expire."""
 
@@ -181,8 +186,8 @@ class Keyring:
             for record, _ in pending.keys.values():
                 self.store.insert(record)
         for scope, (record, key) in pending.keys.items():
-            self._by_scope.get_or_load(scope, lambda r=record, k=key: (r.key_id, k))
-            self._by_id.get_or_load(record.key_id.bytes, lambda k=key: k)
+            self._by_scope.get_or_load(scope, constant((record.key_id, key)))
+            self._by_id.get_or_load(record.key_id.bytes, constant(key))
             log.debug("data_key.created", kek=scope.kek, subject_id=str(scope.subject_id),
                      key_id=str(record.key_id), kek_version=record.kek_version)
 

@@ -53,6 +53,8 @@ def sign_development_token(
         raise KeyUnavailable(f"missing token signing key {path}: run `sequester keys init`") from None
     except (OSError, ValueError):
         raise KeyUnavailable(f"token signing key {path} is unreadable or corrupt") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise KeyUnavailable(f"token signing key {path} is not an Ed25519 private key")
     now = int(time.time())
     claims: dict[str, Any] = {
         "sub": sub, "roles": roles, "iss": issuer, "aud": audience, "iat": now, "exp": now + ttl

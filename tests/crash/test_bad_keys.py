@@ -163,7 +163,7 @@ def serve(settings: Settings) -> subprocess.CompletedProcess[str]:
     code = "import sys; from ops.cli import main; sys.exit(main(sys.argv[1:]))"
     return subprocess.run(
         [sys.executable, "-c", code, "serve", "--port", "0"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
 
 

@@ -11,12 +11,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import jwt
-import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
-from domain.audit.trail import AUDIT_SUBJECT
 from api.app import create_app
+from domain.audit.trail import AUDIT_SUBJECT
 from ops.bootstrap import System
 from ops.keys.tokens import sign_development_token
 from tests import dbutil

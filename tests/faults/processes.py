@@ -108,7 +108,7 @@ class Fleet:
     def audit_verify(self) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "ops.cli", "audit", "verify"], env=self.env,
-            cwd=self.workdir, capture_output=True, text=True, timeout=120,
+            cwd=self.workdir, capture_output=True, text=True, timeout=120, check=False,
         )
 
     def stop_all(self) -> None:
@@ -147,7 +147,7 @@ class PrivatePostgres:
         command = [str(self.bindir / tool), *args]
         if self.as_root:
             command = ["runuser", "-u", "postgres", "--", *command]
-        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+        return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
     def init(self) -> None:
         done = self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",

@@ -6,7 +6,13 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from domain.audit.trail import AUDIT_SUBJECT, AuditEntry, AuditRecord, DirectorAuditNote, audited_command
+from domain.audit.trail import (
+    AUDIT_SUBJECT,
+    AuditEntry,
+    AuditRecord,
+    DirectorAuditNote,
+    audited_command,
+)
 from domain.errors import ConcurrencyConflict, DataShredded
 from ops.bootstrap import System
 from tests import dbutil
@@ -15,10 +21,10 @@ NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 
 
 def entry(action: str = "staff.create", **kw: object) -> AuditEntry:
-    fields: dict[str, object] = dict(
-        principal="HR-1", roles=["hr"], action=action, target="S-1", decision="allowed",
-        rule="role", at=NOW, request_id="req-1",
-    )
+    fields: dict[str, object] = {
+        "principal": "HR-1", "roles": ["hr"], "action": action, "target": "S-1",
+        "decision": "allowed", "rule": "role", "at": NOW, "request_id": "req-1",
+    }
     fields.update(kw)
     return AuditEntry(**fields)  # type: ignore[arg-type]
 

@@ -28,7 +28,7 @@ def test_starting_together_on_a_new_database(key_dir: Path) -> None:
         settings = Settings(database_url=f"{POSTGRES_URL}?schema={schema}", key_dir=key_dir)
         barrier = threading.Barrier(STARTERS)
 
-        def start() -> None:
+        def start(barrier: threading.Barrier = barrier, settings: Settings = settings) -> None:
             barrier.wait()
             try:
                 build(settings).close()

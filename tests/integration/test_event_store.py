@@ -149,7 +149,7 @@ def test_postgres_state_column_is_ciphertext(postgres_schema: str, settings_for)
     hire(system)
     with psycopg.connect(POSTGRES_URL) as conn:
         (state,) = conn.execute(
-            f'SELECT state FROM "{postgres_schema}".sequester_events'  # noqa: S608 (test)
+            f'SELECT state FROM "{postgres_schema}".sequester_events'
         ).fetchone()
     assert bytes(state)[:1] == b"\x01" and CANARY_NAME.encode() not in bytes(state)
     system.close()

@@ -17,7 +17,7 @@ from tests.conftest import database_url
 
 class Thing(ProtectedAggregate):
     @event("Made")
-    def __init__(self, about: UUID | None = None, id: UUID | None = None) -> None:  # noqa: A002
+    def __init__(self, about: UUID | None = None, id: UUID | None = None) -> None:
         self.about = about
 
     @property

@@ -41,8 +41,8 @@ def test_an_edited_byte_is_named(system: System) -> None:
     state[-1] ^= 1
     dbutil.set_state(system, row[4], bytes(state))
     assert report(system).problems == [
-        f"row {row[4]} (event {row[0]} version {row[1]}) was edited, swapped or reordered: "
-        "it no longer matches its leaf"
+        (f"row {row[4]} (event {row[0]} version {row[1]}) was edited, swapped or reordered: "
+         "it no longer matches its leaf")
     ]
 
 

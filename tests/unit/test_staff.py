@@ -11,10 +11,10 @@ from ops.bootstrap import System
 
 
 def hire(system: System, staff_id: str = "S-1", **kw: object) -> int:
-    args: dict[str, object] = dict(
-        display_name="A. Person", job_title="clinician", roles=["clinician"],
-        hired_on=date(2024, 1, 8),
-    )
+    args: dict[str, object] = {
+        "display_name": "A. Person", "job_title": "clinician", "roles": ["clinician"],
+        "hired_on": date(2024, 1, 8),
+    }
     args.update(kw)
     return system.staff.hire(staff_id, **args)  # type: ignore[arg-type]
 

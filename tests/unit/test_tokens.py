@@ -23,7 +23,9 @@ def verifier(key_dir: Path) -> TokenVerifier:
 
 
 def token(key_dir: Path, **kw: object) -> str:
-    args: dict[str, object] = dict(sub="C-1", roles=["clinician"], issuer=ISS, audience=AUD, ttl=60)
+    args: dict[str, object] = {
+        "sub": "C-1", "roles": ["clinician"], "issuer": ISS, "audience": AUD, "ttl": 60,
+    }
     args.update(kw)
     return sign_development_token(key_dir, **args)  # type: ignore[arg-type]
 
