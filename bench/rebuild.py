@@ -65,11 +65,11 @@ def raw_floor(system: System) -> float:
     if settings.is_postgres:
         schema = system.infrastructure.env["POSTGRES_SCHEMA"]
         with psycopg.connect(POSTGRES_URL) as conn, conn.cursor() as cur:
-            cur.execute(f'SELECT originator_id, originator_version, topic, state FROM "{schema}".sequester_events ORDER BY notification_id')  # noqa: S608
+            cur.execute(f'SELECT originator_id, originator_version, topic, state FROM "{schema}".sequester_events ORDER BY notification_id')
             rows = cur.fetchall()
     else:
-        with sqlite3.connect(settings.sqlite_path()) as conn:
-            rows = conn.execute("SELECT originator_id, originator_version, topic, state FROM stored_events ORDER BY rowid").fetchall()
+        with sqlite3.connect(settings.sqlite_path()) as db:
+            rows = db.execute("SELECT originator_id, originator_version, topic, state FROM stored_events ORDER BY rowid").fetchall()
     for oid, version, topic, state in rows:
         header = state[:HEADER_BYTES]
         aad = event_aad(header, oid if isinstance(oid, uuid.UUID) else uuid.UUID(oid), version, topic)

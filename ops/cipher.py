@@ -96,7 +96,8 @@ class EnvelopeMapper(Mapper[UUID]):
         nonce = data[HEADER_BYTES : HEADER_BYTES + NONCE_BYTES]
         aad = event_aad(header, stored.originator_id, stored.originator_version, stored.topic)
         try:
-            return key.decrypt(nonce, data[HEADER_BYTES + NONCE_BYTES :], aad)
+            plaintext: bytes = key.decrypt(nonce, data[HEADER_BYTES + NONCE_BYTES :], aad)
+            return plaintext
         except InvalidTag:
             log.error(
                 "event.tamper_detected",

@@ -58,16 +58,17 @@ class AuditIndex(FoldProjection):
         offset: int = 0,
     ) -> list[Row]:
         """Records matching every given filter, oldest first."""
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[Any] = []
         for column, value in (("principal", principal), ("target", target),
                               ("action", action), ("decision", decision)):
             if value is not None:
                 clauses.append(f"{column} = %s")
                 params.append(value)
-        for op, value in ((">=", since), ("<", until)):
-            if value is not None:
+        for op, moment in ((">=", since), ("<", until)):
+            if moment is not None:
                 clauses.append(f"at {op} %s")
-                params.append(db.dialect.to_db("timestamp", value))
+                params.append(db.dialect.to_db("timestamp", moment))
         with db.read() as tx:
             rows = tx.rows(TABLE, " AND ".join(clauses), params, order_by="at, record_id")
         return rows[offset : offset + limit]

@@ -49,6 +49,7 @@ class LogReader:
 
     def read(self, start: int, limit: int, stop: int | None = None) -> list[Stored]:
         """Up to `limit` events from position `start` (inclusive) to `stop`, in order."""
+        params: tuple[int, ...]
         if stop is None:
             statement, params = self._open, (start, limit)
         else:
