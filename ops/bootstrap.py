@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -225,7 +226,14 @@ def projection_runner(system: System, prefix: str = "rm_") -> ProjectionRunner:
     """Every read model over the shared log, batched, in the same database."""
     sealer = KeyringSealer(system.keyring)
     models = read_models(sealer.seal, sealer.unseal, system.dual_relationships.policy)
-    return ProjectionRunner(system, models, batch_size=1000, prefix=prefix)
+    return ProjectionRunner(system, models, batch_size=1000, prefix=prefix,
+                            reopen=partial(reopened_runner, system.settings, prefix))
+
+
+def reopened_runner(settings: Settings, prefix: str) -> ProjectionRunner:
+    """The runner again, built from scratch (a rebuild's child process: connections and
+    keys are never shared across a fork). The parent has checked the keys already."""
+    return projection_runner(build(settings, verify_keys=False), prefix)
 
 
 def attach_ledger(recorder: Any) -> Ledger:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -188,6 +189,12 @@ def project(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def rebuild_processes() -> int:
+    """One rebuild process per core, at most four (beyond that the database's writes,
+    not decoding, set the pace)."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 def audit_rebuild(args: argparse.Namespace, settings: Settings) -> int:
     from projections.audit import audit_rebuild as rebuild_and_compare
 
@@ -195,7 +202,7 @@ def audit_rebuild(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if system.projections is None:
             raise SequesterError("the in-memory backend has no read models to rebuild")
-        differences = rebuild_and_compare(system.projections)
+        differences = rebuild_and_compare(system.projections, processes=args.processes)
     finally:
         system.close()
     if differences:
@@ -325,6 +332,8 @@ def parser() -> argparse.ArgumentParser:
     a.set_defaults(run=audit_verify)
 
     a = au.add_parser("rebuild", help="rebuild every read model from zero and compare")
+    a.add_argument("--processes", type=int, default=rebuild_processes(),
+                   help="processes rebuilding in parallel (default: one per core, at most 4)")
     a.set_defaults(run=audit_rebuild)
     a = au.add_parser("replay", help="an aggregate as of a time or version (redacted)")
     a.add_argument("kind")
@@ -354,6 +363,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true")
     r.add_argument("--events", type=int, default=100_000, help="domain events (plus audit records)")
     r.add_argument("--backends", default="sqlite,postgresql")
+    r.add_argument("--processes", type=int, default=rebuild_processes(),
+                   help="processes of the parallel rebuild (default: one per core, at most 4)")
     r.set_defaults(run=bench)
     a = bs.add_parser("api", help="audited chart reads/writes vs a constant and an INSERT route")
     a.add_argument("--json", action="store_true")

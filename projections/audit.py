@@ -53,10 +53,13 @@ def compare(live: ProjectionRunner, scratch: ProjectionRunner) -> list[str]:
     return differences
 
 
-def audit_rebuild(live: ProjectionRunner, into_prefix: str = "rm_scratch_") -> list[str]:
-    """Catch the live views up, rebuild into scratch tables, compare, drop the scratch."""
+def audit_rebuild(
+    live: ProjectionRunner, into_prefix: str = "rm_scratch_", processes: int = 1
+) -> list[str]:
+    """Catch the live views up, rebuild into scratch tables (in `processes` processes),
+    compare, drop the scratch."""
     live.catch_up()
-    scratch = live.rebuild(into_prefix)
+    scratch = live.rebuild(into_prefix, processes=processes)
     try:
         return compare(live, scratch)
     finally:

@@ -18,9 +18,10 @@ read models already hold about a subject once `keys shred` has run.
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -55,6 +56,20 @@ class ProjectionFailed(Exception):
         self.failures = failures
 
 
+class Partition(NamedTuple):
+    """One of `shares` disjoint shares of the log, by aggregate: an event belongs to
+    share `originator_id.int % shares`. Every read model's rows follow from the events of
+    one aggregate each (a fold per aggregate, an entry from its own chart's events), so
+    the shares can be rebuilt side by side into the same tables."""
+
+    share: int
+    shares: int
+
+    def holds(self, originator_id: UUID | str) -> bool:
+        number = originator_id.int if isinstance(originator_id, UUID) else UUID(originator_id).int
+        return number % self.shares == self.share
+
+
 class Decoded(NamedTuple):
     notification_id: int
     topic: str
@@ -79,7 +94,12 @@ class ProjectionRunner:
         batch_size: int = 1000,
         *,
         prefix: str = "rm_",
+        partition: Partition | None = None,
+        reopen: Callable[[], ProjectionRunner] | None = None,
     ) -> None:
+        """`partition`: apply only that share of the log (a parallel rebuild's part).
+        `reopen`: builds this runner again from scratch (its own connections and keys),
+        for a rebuild's child processes; without it a rebuild runs in this process."""
         names = [p.name for p in projections]
         if len(set(names)) != len(names):
             raise ValueError(f"projection names must be unique: {names}")
@@ -88,6 +108,8 @@ class ProjectionRunner:
         self.mapper = self.infrastructure.mapper
         self.projections = list(projections)
         self.batch_size = batch_size
+        self.partition = partition
+        self.reopen = reopen
         self.db = db_for(self.infrastructure, prefix)
         self.log = LogReader(self.recorder, self.db)
         self.shredded_skipped = 0
@@ -95,8 +117,9 @@ class ProjectionRunner:
 
     # -- set-up ----------------------------------------------------------------------
     def tracking_key(self, name: str) -> str:
-        """Live and scratch views of one projection track separately."""
-        return self.db.prefix + name
+        """Live and scratch views of one projection track separately (and so do the
+        shares of a parallel rebuild)."""
+        return tracking_key(self.db.prefix, name, self.partition)
 
     def _create(self) -> None:
         self.db.with_prefix("").create([TRACKING])
@@ -212,8 +235,11 @@ class ProjectionRunner:
     def _decode(
         self, notifications: Sequence[Notification | Stored], topics: set[str]
     ) -> list[Decoded]:
-        """The notifications of `topics`, decoded (the others are never decrypted)."""
+        """The notifications of `topics` (in this runner's share of the log), decoded
+        (the others are never decrypted)."""
         wanted = [n for n in notifications if n.topic in topics]
+        if self.partition is not None:
+            wanted = [n for n in wanted if self.partition.holds(n.originator_id)]
         events = self._decode_events(wanted)
         self.shredded_skipped += sum(1 for e in events if e is None)
         return [Decoded(n.id, n.topic, e) for n, e in zip(wanted, events, strict=True)]
@@ -287,26 +313,71 @@ class ProjectionRunner:
         into_prefix: str = "rm_scratch_",
         stop: int | None = None,
         batch_size: int = REBUILD_BATCH_SIZE,
+        processes: int = 1,
     ) -> ProjectionRunner:
         """The same projections rebuilt from position 0 into tables `<into_prefix><name>`
         (dropped first), up to `stop` (default: this runner's position if every
         projection shares it, else the log's end), in batches of `batch_size` (larger
         than a live worker's: a rebuild has no reader waiting on its next commit).
-        Compare with `projections.audit`."""
+        With `processes` > 1 (and a `reopen`), that many child processes each rebuild
+        one `Partition` of the log into the same tables. Compare with `projections.audit`."""
         if into_prefix == self.db.prefix:
             raise ValueError("a rebuild needs a prefix other than the live tables'")
         if stop is None:
             positions = set(self.positions().values())
             stop = positions.pop() if len(positions) == 1 else None
         self.db.with_prefix(into_prefix).drop(t for p in self.projections for t in p.tables)
+        parts = [Partition(i, processes) for i in range(processes)]
         with self.db.with_prefix("").transaction() as tx:
-            keys = [into_prefix + p.name for p in self.projections]
-            tx.delete(TRACKING, keys)
+            tx.delete(TRACKING, [tracking_key(into_prefix, p.name, part)
+                                 for p in self.projections for part in (None, *parts)])
         scratch = ProjectionRunner(
             self.infrastructure, self.projections, batch_size, prefix=into_prefix
         )
-        scratch.catch_up(stop)
+        if processes <= 1 or self.reopen is None:
+            scratch.catch_up(stop)
+            return scratch
+        if stop is None:
+            stop = self.recorder.max_notification_id() or 0
+        self._rebuild_in_parts(scratch, parts, stop)
         return scratch
+
+    def _rebuild_in_parts(self, scratch: ProjectionRunner, parts: list[Partition], stop: int) -> None:
+        """Each share in its own child process (forked: nothing to import again), then
+        the shares' positions (all equal: each read the same notifications) become the
+        scratch views' one position, in one transaction."""
+        assert self.reopen is not None
+        context = multiprocessing.get_context("fork")
+        children = [
+            context.Process(
+                target=_rebuild_share,
+                args=(self.reopen, scratch.db.prefix, scratch.batch_size, part, stop),
+                name=f"rebuild-{part.share}",
+            )
+            for part in parts
+        ]
+        for child in children:
+            child.start()
+        for child in children:
+            child.join()
+        failed = [c.name for c in children if c.exitcode != 0]
+        keys = {(p.name, part): tracking_key(scratch.db.prefix, p.name, part)
+                for p in self.projections for part in parts}
+        with self.db.with_prefix("").transaction() as tx:
+            rows = tx.get_many(TRACKING, keys.values())
+            reached = {int(row["position"]) for row in rows.values()}
+            whole = not failed and len(rows) == len(keys) and len(reached) == 1
+            tx.delete(TRACKING, keys.values())
+            if whole:
+                (position,) = reached
+                for p in self.projections:
+                    scratch._advance(tx, p.name, 0, position)
+        if not whole:
+            scratch.drop()
+            raise ProjectionFailed({
+                name: RuntimeError(f"rebuild processes {failed or 'all'} did not finish alike")
+                for name in (p.name for p in self.projections)
+            })
 
     def drop(self) -> None:
         """Drop this runner's tables and tracking rows (for scratch views)."""
@@ -320,3 +391,29 @@ class ProjectionRunner:
         with self.db.transaction() as tx:
             for p in self.projections:
                 p.forget_subject(subject_id, tx)
+
+
+def tracking_key(prefix: str, name: str, partition: Partition | None = None) -> str:
+    """A projection's tracking row: one per prefix (live, scratch), and one per share of
+    a parallel rebuild while it runs."""
+    if partition is None:
+        return prefix + name
+    return f"{prefix}{name}#{partition.share}/{partition.shares}"
+
+
+def _rebuild_share(
+    reopen: Callable[[], ProjectionRunner], prefix: str, batch_size: int, part: Partition, stop: int
+) -> None:
+    """A rebuild's child process: its own connections and keys (none of the parent's
+    survive a fork safely), one share of the log, then exit."""
+    try:
+        fresh = reopen()
+        try:
+            ProjectionRunner(
+                fresh.infrastructure, fresh.projections, batch_size, prefix=prefix, partition=part
+            ).catch_up(stop)
+        finally:
+            fresh.infrastructure.factory.close()
+    except Exception as e:  # noqa: BLE001 - the parent learns it from the exit code
+        log.error("projection.rebuild_share_failed", share=part.share, error=type(e).__name__)
+        raise SystemExit(1) from None

@@ -243,3 +243,42 @@ def test_two_workers_at_once_apply_each_batch_once(system: System, history: Writ
     assert errors == []
     runners[0].catch_up()
     assert compare(runners[0], runners[0].rebuild()) == []
+
+
+def test_rebuild_in_processes_equals_live_and_a_single_rebuild(
+    system: System, history: Written
+) -> None:
+    bulk_charts(system, 6, 15)
+    live = system.projections
+    assert live is not None and live.reopen is not None
+    live.catch_up()
+    scratch = live.rebuild("rm_parts_", batch_size=20, processes=3)
+    assert compare(live, scratch) == []
+    assert set(scratch.positions().values()) == set(live.positions().values())
+    rows = dbutil.execute(system, f"SELECT projection FROM {tracking_table(system)}")
+    assert not [r for (r,) in rows if "#" in r], "the shares' tracking rows are gone"
+    scratch.drop()
+
+
+def test_a_failed_rebuild_process_fails_the_rebuild_and_leaves_nothing(
+    system: System, history: Written, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    live = system.projections
+    assert live is not None
+    live.catch_up()
+
+    def broken_reopen() -> ProjectionRunner:
+        raise RuntimeError("no database for this child")
+
+    monkeypatch.setattr(live, "reopen", broken_reopen)
+    with pytest.raises(ProjectionFailed) as failed:
+        live.rebuild("rm_parts_", processes=2)
+    assert "did not finish alike" in str(failed.value.failures["chart_entries"])
+    rows = dbutil.execute(system, f"SELECT projection FROM {tracking_table(system)}")
+    assert not [r for (r,) in rows if r.startswith("rm_parts_")]
+
+
+def tracking_table(system: System) -> str:
+    if dbutil.is_postgres(system):
+        return f'"{system.infrastructure.env["POSTGRES_SCHEMA"]}".sequester_tracking'
+    return "sequester_tracking"
