@@ -62,17 +62,21 @@ class Projection(ABC):
         return row
 
 
+def aggregate_ids(events: Iterable[Event]) -> list[str]:
+    """Each event's originator id as text, each aggregate's formatted once (a batch
+    holds many events of one aggregate, and `str(UUID)` is not free at rebuild scale)."""
+    text: dict[UUID, str] = {}
+    return [text.get(i) or text.setdefault(i, str(i)) for i in (e.originator_id for e in events)]
+
+
 class FoldProjection(Projection):
-    """One row per key, folded from the events in log order."""
+    """One row per aggregate, folded from its events in log order."""
 
     table: ClassVar[Table]
 
     @property
     def tables(self) -> tuple[Table, ...]:  # type: ignore[override]
         return (self.table,)
-
-    def key_of(self, event: Event) -> str:
-        return str(event.originator_id)
 
     @abstractmethod
     def fold(self, row: Row | None, event: Event) -> Row | None:
@@ -84,18 +88,18 @@ class FoldProjection(Projection):
         rows: dict[str, Row] | None = None,
         keys: Iterable[str] | None = None,
     ) -> dict[str, Row | None]:
-        """Fold events over rows by key (`keys`: each event's `key_of`, if already
+        """Fold events over rows by key (`keys`: each event's aggregate id, if already
         known); the pure core of `apply`."""
         state: dict[str, Row | None] = dict(rows or {})
         events = list(events)
-        keys = [self.key_of(e) for e in events] if keys is None else keys
+        keys = aggregate_ids(events) if keys is None else keys
         fold = self.fold
         for key, event in zip(keys, events, strict=True):
             state[key] = fold(state.get(key), event)
         return state
 
     def apply(self, batch: Sequence[Event], tx: Tx) -> None:
-        keys = [self.key_of(e) for e in batch]
+        keys = aggregate_ids(batch)
         before = tx.get_many(self.table, keys)
         after = self.fold_all(batch, before, keys)
         changed = list(dict.fromkeys(keys))

@@ -59,12 +59,16 @@ class Column:
 
 @dataclass(frozen=True)
 class Table:
-    """A read-model table; its stored name is the runner's prefix + `name`."""
+    """A read-model table; its stored name is the runner's prefix + `name`. `key`
+    identifies a row to `get_many`, `upsert`, `delete` and comparisons; the stored
+    primary key is `key`, or the columns of `primary` where given (which must then
+    identify a row just as well)."""
 
     name: str
     columns: tuple[Column, ...]
     key: str
     indexes: tuple[str, ...] = ()
+    primary: tuple[str, ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -266,8 +270,9 @@ class Db:
             serialize_ddl(tx.cursor, postgres=self.dialect.postgres, schema=self.dialect.schema)
             for table in tables:
                 columns = ", ".join(self.dialect.column_sql(c) for c in table.columns)
+                primary = ", ".join(table.primary or (table.key,))
                 tx.execute(
-                    f"CREATE TABLE IF NOT EXISTS {{t}} ({columns}, PRIMARY KEY ({table.key}))",
+                    f"CREATE TABLE IF NOT EXISTS {{t}} ({columns}, PRIMARY KEY ({primary}))",
                     t=table,
                 )
                 for column in table.indexes:
