@@ -74,7 +74,10 @@ def create_app(settings: Settings, system: System | None = None) -> FastAPI:
         version="0.1.0",
         description=(
             "Case management for agencies whose peer staff are also clients: sequestered "
-            "charts under pseudonyms, explicit audited access, dual-relationship review."
+            "charts under pseudonyms, explicit audited access, dual-relationship review. "
+            "A write sent with an `Idempotency-Key` header (1 to 128 letters, digits, "
+            "`.`, `_`, `:` or `-`) is done at most once per principal, action and key: a "
+            "retry of a write that committed is answered 409 `AlreadyApplied`."
         ),
         lifespan=lifespan,
         responses=ERROR_RESPONSES,

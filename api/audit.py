@@ -5,20 +5,38 @@ record commits in the same transaction as its events; a read calls `read()`, whi
 commits the record before the data is returned. Anything else — refused, invalid,
 unknown route — is recorded by the middleware after the handler, from the response
 status. If that record cannot be written, the client gets 503, not the response.
+
+A write sent with an `Idempotency-Key` header is done at most once per principal,
+action and key: its audit record takes an id derived from the three, so a retry
+(after a 503 or a dropped connection, when the client cannot know whether the write
+committed) finds that record and is answered 409 `AlreadyApplied` naming the earlier
+request, and two copies racing each other cannot both commit (the second's audit
+record collides with the first's, which rolls back its whole transaction).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain.audit.trail import AuditEntry, audited_command
-from domain.errors import PermissionDenied, RuleViolation
+from domain.errors import (
+    AlreadyApplied,
+    ConcurrencyConflict,
+    InvalidInput,
+    PermissionDenied,
+    RuleViolation,
+)
 from ops.bootstrap import System
+
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+IDEMPOTENT_WRITES = uuid5(NAMESPACE_URL, "urn:sequester:idempotent-write")
 
 
 @dataclass
@@ -34,8 +52,14 @@ class RequestAudit:
     director_rule: str | None = None
     justification: str = ""
     stored: bool = False
+    #: the `Idempotency-Key` header as sent (checked when a write uses it)
+    idempotency_key: str | None = None
+    #: finds a stored audit entry by record id (the audit trail's `find`)
+    find_record: Callable[[UUID], dict[str, Any] | None] | None = None
 
-    def entry(self, decision: str, outcome: str, rule: str | None = None) -> AuditEntry:
+    def entry(self, decision: str, outcome: str, rule: str | None = None,
+              record_id: UUID | None = None) -> AuditEntry:
+        ids = {} if record_id is None else {"record_id": record_id}
         return AuditEntry(
             principal=self.principal,
             roles=sorted(self.roles),
@@ -49,6 +73,28 @@ class RequestAudit:
             outcome=outcome,
             director_rule=self.director_rule,
             justification=self.justification,
+            **ids,
+        )
+
+    def once_id(self) -> UUID | None:
+        """The audit record id of this write if it carries an idempotency key."""
+        key = self.idempotency_key
+        if key is None:
+            return None
+        if not IDEMPOTENCY_KEY.match(key):
+            raise InvalidInput("the Idempotency-Key header must be 1 to 128 letters, digits, "
+                               "'.', '_', ':' or '-'")
+        return uuid5(IDEMPOTENT_WRITES, f"{self.principal}\x1f{self.action}\x1f{key}")
+
+    def refuse_if_applied(self, record_id: UUID) -> None:
+        """AlreadyApplied if the write with this idempotent record id has committed."""
+        earlier = None if self.find_record is None else self.find_record(record_id)
+        if earlier is None:
+            return
+        target = f" on {earlier['target']}" if earlier.get("target") else ""
+        raise AlreadyApplied(
+            f"this Idempotency-Key was used for {self.action}{target} by request "
+            f"{earlier.get('request_id') or '(no id)'}, which committed; nothing was changed now"
         )
 
 
@@ -83,13 +129,22 @@ def command(action: str, target: str = "", rule: str = "role") -> Iterator[None]
 def _command(action: str, target: str, rule: str) -> Iterator[None]:
     audit = this_request()
     audit.action, audit.target, audit.rule = action, target or audit.target, rule
+    once = audit.once_id()
+    if once is not None:
+        audit.refuse_if_applied(once)
+
     def entry(aggregates: Sequence[Any]) -> AuditEntry:
         if not audit.target:  # a create names what it created
             audit.target = next((str(a.pseudonym) for a in aggregates if hasattr(a, "pseudonym")), "")
-        return audit.entry("allowed", "committed")
+        return audit.entry("allowed", "committed", record_id=once)
 
-    with audited_command(entry) as cmd:
-        yield
+    try:
+        with audited_command(entry) as cmd:
+            yield
+    except ConcurrencyConflict:
+        if once is not None:  # a copy of this write committed first
+            audit.refuse_if_applied(once)
+        raise
     audit.stored = audit.stored or cmd.committed
 
 

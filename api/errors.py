@@ -27,6 +27,7 @@ STATUS: dict[type[errors.SequesterError], int] = {
     errors.OutOfOrder: 409,
     errors.NotFound: 404,
     errors.AlreadyExists: 409,
+    errors.AlreadyApplied: 409,
     errors.ConcurrencyConflict: 409,
     errors.PermissionDenied: 403,
     errors.DataShredded: 410,

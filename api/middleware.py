@@ -36,12 +36,16 @@ def route_template(scope: Scope) -> str:
     return f"{method} {path}" if path else f"{method} (unknown route)"
 
 
-def request_id_of(scope: Scope) -> str:
+def header(scope: Scope, wanted: bytes) -> str | None:
     for name, value in scope.get("headers", ()):
-        if name == b"x-request-id":
-            given = value.decode("latin-1")
-            return given if REQUEST_ID.match(given) else uuid.uuid4().hex
-    return uuid.uuid4().hex
+        if name == wanted:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def request_id_of(scope: Scope) -> str:
+    given = header(scope, b"x-request-id")
+    return given if given is not None and REQUEST_ID.match(given) else uuid.uuid4().hex
 
 
 class AuditedRequests:
@@ -53,7 +57,10 @@ class AuditedRequests:
             await self.app(scope, receive, send)
             return
         request_id = request_id_of(scope)
-        record = audit.RequestAudit(request_id=request_id, action="")
+        system = getattr(scope["app"].state, "system", None)
+        record = audit.RequestAudit(request_id=request_id, action="",
+                                    idempotency_key=header(scope, b"idempotency-key"),
+                                    find_record=None if system is None else system.audit.find)
         started = time.perf_counter()
         held: list[Message] = []
         status = 500

@@ -57,6 +57,12 @@ class ConcurrencyConflict(SequesterError):
     kind = "Conflict"
 
 
+class AlreadyApplied(SequesterError):
+    """A retried write: its idempotency key names a write that already committed."""
+
+    kind = "AlreadyApplied"
+
+
 class PermissionDenied(SequesterError):
     """The caller's role or the access policy forbids this action."""
 

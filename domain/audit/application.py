@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import Future
+from typing import Any
 from uuid import UUID
 
 from domain.audit.trail import AuditEntry, AuditRecord, records_for
@@ -55,6 +56,11 @@ class AuditTrail(ContextApplication):
                 continue
             for _, done in batch:
                 done.set_result(position)
+
+    def find(self, record_id: UUID) -> dict[str, Any] | None:
+        """The stored entry of an audit record, or None if there is none (yet)."""
+        record = self.load_many(record_id).get(record_id)
+        return dict(record.entry) if isinstance(record, AuditRecord) else None
 
     def get(self, record_id: UUID) -> AuditRecord:
         record: AuditRecord = self.load(record_id, f"audit record {record_id}")
