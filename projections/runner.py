@@ -320,7 +320,8 @@ class ProjectionRunner:
         projection shares it, else the log's end), in batches of `batch_size` (larger
         than a live worker's: a rebuild has no reader waiting on its next commit).
         With `processes` > 1 (and a `reopen`), that many child processes each rebuild
-        one `Partition` of the log into the same tables. Compare with `projections.audit`."""
+        one `Partition` of the log into the same tables (their `shredded_skipped` stay
+        theirs). Compare with `projections.audit`."""
         if into_prefix == self.db.prefix:
             raise ValueError("a rebuild needs a prefix other than the live tables'")
         if stop is None:
@@ -374,10 +375,9 @@ class ProjectionRunner:
                     scratch._advance(tx, p.name, 0, position)
         if not whole:
             scratch.drop()
-            raise ProjectionFailed({
-                name: RuntimeError(f"rebuild processes {failed or 'all'} did not finish alike")
-                for name in (p.name for p in self.projections)
-            })
+            why = (f"rebuild process(es) {', '.join(failed)} failed" if failed
+                   else "the rebuild processes stopped at different positions")
+            raise ProjectionFailed({p.name: RuntimeError(why) for p in self.projections})
 
     def drop(self) -> None:
         """Drop this runner's tables and tracking rows (for scratch views)."""

@@ -273,7 +273,8 @@ def test_a_failed_rebuild_process_fails_the_rebuild_and_leaves_nothing(
     monkeypatch.setattr(live, "reopen", broken_reopen)
     with pytest.raises(ProjectionFailed) as failed:
         live.rebuild("rm_parts_", processes=2)
-    assert "did not finish alike" in str(failed.value.failures["chart_entries"])
+    assert str(failed.value.failures["chart_entries"]) == (
+        "rebuild process(es) rebuild-0, rebuild-1 failed")
     rows = dbutil.execute(system, f"SELECT projection FROM {tracking_table(system)}")
     assert not [r for (r,) in rows if r.startswith("rm_parts_")]
 
