@@ -27,19 +27,27 @@ class Stored(NamedTuple):
     originator_id: Any
     originator_version: int
     topic: str
-    state: bytes
+    state: bytes | None  # None: outside a rebuild share's events (see `LogReader`)
 
 
 class LogReader:
-    """The events table of the recorder behind `db` (its datastore and dialect)."""
+    """The events table of the recorder behind `db` (its datastore and dialect).
 
-    def __init__(self, recorder: Any, db: Db) -> None:
+    With a `share` (of a parallel rebuild), PostgreSQL sends the payload of that share's
+    events only (the others' come back as NULL: their positions still count), so the
+    rebuild processes do not each pull the whole log's payloads through the socket."""
+
+    def __init__(self, recorder: Any, db: Db, share: tuple[int, int] | None = None) -> None:
         self.db = db
         dialect = db.dialect
         self._convert = None if dialect.postgres else recorder.convert_originator_id
         position = sql.Identifier("notification_id" if dialect.postgres else "rowid")
+        state = "state"
+        if share is not None and dialect.postgres:  # the last byte of the id, as `Partition`
+            state = (f"CASE WHEN mod(get_byte(uuid_send(originator_id), 15), {int(share[1])}) "
+                     f"= {int(share[0])} THEN state END")
         select = (
-            "SELECT {id}, originator_id, originator_version, topic, state FROM {t} "
+            "SELECT {id}, originator_id, originator_version, topic, " + state + " FROM {t} "
             "WHERE {id} >= %s"
         )
         parts = {"id": position, "t": dialect.ident(recorder.events_table_name)}
@@ -70,7 +78,7 @@ class LogReader:
                 oid if convert is None else ids.get(oid) or ids.setdefault(oid, convert(oid)),
                 version,
                 topic,
-                state if type(state) is bytes else bytes(state),
+                state if type(state) is bytes or state is None else bytes(state),
             )
             for position, oid, version, topic, state in rows
         ]

@@ -58,7 +58,8 @@ class ProjectionFailed(Exception):
 
 class Partition(NamedTuple):
     """One of `shares` disjoint shares of the log, by aggregate: an event belongs to
-    share `originator_id.int % shares`. Every read model's rows follow from the events of
+    share `b % shares`, `b` the last byte of its originator id (so PostgreSQL can
+    compute it too; `shares` is at most 256). Every read model's rows follow from the events of
     one aggregate each (a fold per aggregate, an entry from its own chart's events), so
     the shares can be rebuilt side by side into the same tables."""
 
@@ -67,7 +68,7 @@ class Partition(NamedTuple):
 
     def holds(self, originator_id: UUID | str) -> bool:
         number = originator_id.int if isinstance(originator_id, UUID) else UUID(originator_id).int
-        return number % self.shares == self.share
+        return (number & 0xFF) % self.shares == self.share
 
 
 class Decoded(NamedTuple):
@@ -111,7 +112,7 @@ class ProjectionRunner:
         self.partition = partition
         self.reopen = reopen
         self.db = db_for(self.infrastructure, prefix)
-        self.log = LogReader(self.recorder, self.db)
+        self.log = LogReader(self.recorder, self.db, partition)
         self.shredded_skipped = 0
         self._create()
 
@@ -328,6 +329,8 @@ class ProjectionRunner:
             positions = set(self.positions().values())
             stop = positions.pop() if len(positions) == 1 else None
         self.db.with_prefix(into_prefix).drop(t for p in self.projections for t in p.tables)
+        if not 1 <= processes <= 256:
+            raise ValueError(f"a rebuild runs in 1 to 256 processes, not {processes}")
         parts = [Partition(i, processes) for i in range(processes)]
         with self.db.with_prefix("").transaction() as tx:
             tx.delete(TRACKING, [tracking_key(into_prefix, p.name, part)
