@@ -195,6 +195,13 @@ def rebuild_processes() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
+def processes_arg(text: str) -> int:
+    """`--processes`: a whole number from 1 to 256 (argparse names the option on error)."""
+    if not text.isdigit() or not 1 <= int(text) <= 256:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 256, not {text!r}")
+    return int(text)
+
+
 def audit_rebuild(args: argparse.Namespace, settings: Settings) -> int:
     from projections.audit import audit_rebuild as rebuild_and_compare
 
@@ -332,7 +339,7 @@ def parser() -> argparse.ArgumentParser:
     a.set_defaults(run=audit_verify)
 
     a = au.add_parser("rebuild", help="rebuild every read model from zero and compare")
-    a.add_argument("--processes", type=int, default=rebuild_processes(),
+    a.add_argument("--processes", type=processes_arg, default=rebuild_processes(),
                    help="processes rebuilding in parallel (default: one per core, at most 4)")
     a.set_defaults(run=audit_rebuild)
     a = au.add_parser("replay", help="an aggregate as of a time or version (redacted)")
@@ -363,7 +370,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true")
     r.add_argument("--events", type=int, default=100_000, help="domain events (plus audit records)")
     r.add_argument("--backends", default="sqlite,postgresql")
-    r.add_argument("--processes", type=int, default=rebuild_processes(),
+    r.add_argument("--processes", type=processes_arg, default=rebuild_processes(),
                    help="processes of the parallel rebuild (default: one per core, at most 4)")
     r.set_defaults(run=bench)
     a = bs.add_parser("api", help="audited chart reads/writes vs a constant and an INSERT route")

@@ -325,12 +325,12 @@ class ProjectionRunner:
         theirs). Compare with `projections.audit`."""
         if into_prefix == self.db.prefix:
             raise ValueError("a rebuild needs a prefix other than the live tables'")
+        if not 1 <= processes <= 256:
+            raise ValueError(f"a rebuild runs in 1 to 256 processes, not {processes}")
         if stop is None:
             positions = set(self.positions().values())
             stop = positions.pop() if len(positions) == 1 else None
         self.db.with_prefix(into_prefix).drop(t for p in self.projections for t in p.tables)
-        if not 1 <= processes <= 256:
-            raise ValueError(f"a rebuild runs in 1 to 256 processes, not {processes}")
         parts = [Partition(i, processes) for i in range(processes)]
         with self.db.with_prefix("").transaction() as tx:
             tx.delete(TRACKING, [tracking_key(into_prefix, p.name, part)

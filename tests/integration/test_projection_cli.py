@@ -68,3 +68,17 @@ def test_export_writes_fhir_ndjson(env: System, tmp_path: Path) -> None:
     out = tmp_path / "audit.ndjson"
     assert main(["audit", "export", "--format", "fhir", "--output", str(out)]) == 0
     assert '"resourceType": "AuditEvent"' in out.read_text() or '"resourceType":"AuditEvent"' in out.read_text()
+
+
+@pytest.mark.parametrize("given", ["0", "-1", "257", "two"])
+def test_rebuild_refuses_a_bad_process_count_and_changes_nothing(
+    env: System, capsys: pytest.CaptureFixture[str], given: str
+) -> None:
+    assert main(["project", "--once"]) == 0
+    before = dbutil.execute(env, f"SELECT projection, position FROM {table(env, 'sequester_tracking')}")
+    with pytest.raises(SystemExit) as exited:
+        main(["audit", "rebuild", "--processes", given])
+    assert exited.value.code == 2
+    assert "--processes: must be a whole number from 1 to 256" in capsys.readouterr().err
+    after = dbutil.execute(env, f"SELECT projection, position FROM {table(env, 'sequester_tracking')}")
+    assert sorted(after) == sorted(before)
