@@ -14,6 +14,7 @@ from api.auth import TokenVerifier
 from api.limits import BodyLimit
 from api.metrics import Metrics
 from api.middleware import AuditedRequests
+from api.reads import AuditedReads
 from api.routers import (
     accommodations,
     break_glass,
@@ -58,11 +59,14 @@ def create_app(settings: Settings, system: System | None = None) -> FastAPI:
             algorithms=tuple(settings.jwt_algorithms),
             leeway_seconds=settings.jwt_leeway_seconds,
         )
+        app.state.reads = AuditedReads(app.state.system.chart_access.assess_all,
+                                       app.state.system.audit)
         app.state.metrics = Metrics(lag=lambda: _lag(app.state.system))
         worker = start_projections(app.state.system)
         try:
             yield
         finally:
+            app.state.reads.close()
             if worker is not None:
                 worker[0].set()
                 worker[1].join(timeout=10)

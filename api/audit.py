@@ -52,6 +52,8 @@ class RequestAudit:
     director_rule: str | None = None
     justification: str = ""
     stored: bool = False
+    #: whether the chart access decision allowed the request (None: none was made)
+    decided: bool | None = None
     #: the `Idempotency-Key` header as sent (checked when a write uses it)
     idempotency_key: str | None = None
     #: finds a stored audit entry by record id (the audit trail's `find`)

@@ -16,6 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.audit import this_request
 from api.auth import AuthenticationFailed, Principal, TokenVerifier
+from api.reads import AuditedReads
 from domain.errors import PermissionDenied
 from ops.bootstrap import System
 
@@ -43,7 +44,13 @@ async def get_principal(
     return principal
 
 
+async def get_reads(request: Request) -> AuditedReads:
+    reads: AuditedReads = request.app.state.reads
+    return reads
+
+
 SystemDep = Annotated[System, Depends(get_system)]
+ReadsDep = Annotated[AuditedReads, Depends(get_reads)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 

@@ -130,6 +130,8 @@ class AuditedRequests:
         metrics = getattr(scope["app"].state, "metrics", None)
         if metrics is not None:
             metrics.observe(route, status, elapsed)
+            if record.decided is not None:
+                metrics.decision(record.decided, record.rule)
         log.info("http.request", route=route, action=record.action or route, status=status,
                  principal=record.principal, ms=round(elapsed * 1000, 1))
 

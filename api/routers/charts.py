@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from api import audit
 from api.auth import Principal
-from api.deps import SystemDep, require
+from api.deps import ReadsDep, SystemDep, require
 from api.schemas.access import BreakGlassCreate, BreakGlassCreated, Purpose
 from api.schemas.charts import (
     AccessBasis,
@@ -30,8 +30,9 @@ from api.schemas.charts import (
 )
 from api.schemas.common import PSEUDONYM_PATTERN, Written
 from domain.access import policy
-from domain.access.facts import Assessment
+from domain.access.facts import Assessment, ChartAsk
 from domain.access.policy import Decision, Target
+from domain.audit.trail import AuditEntry
 from domain.charts.aggregate import CLOSED
 from domain.errors import InvalidInput, NotFound, PermissionDenied
 from ops.bootstrap import System
@@ -57,36 +58,48 @@ DENY_RULES = frozenset({
 def refuse(decision: Decision, principal: Principal) -> NoReturn:
     """Record the public rule (and the precise one for the Director's note), then deny."""
     a = audit.this_request()
-    a.rule = decision.public().rule
+    a.decided, a.rule = False, decision.public().rule
     if a.rule == policy.RULE_SEQUESTRATION:
         a.director_rule = decision.rule
     view = decision.view_for(principal.roles)
     raise PermissionDenied(view.rule, view.explanation)
 
 
-def assess(system: System, principal: Principal, action: str, pseudonym: str, purpose: str,
-           audit_action: str, with_chart: bool = False) -> Assessment:
-    """The subject and the access decision (and, if asked for and allowed, the chart),
-    with the request's audit record told first what is at stake (so a refusal is
-    recorded against the chart and purpose). For most roles an unknown pseudonym is
-    refused exactly like a missing grant."""
+def at_stake(principal: Principal, action: str, pseudonym: str, purpose: str,
+             audit_action: str, with_chart: bool = False) -> ChartAsk:
+    """Tell the request's audit record what is at stake first (so a refusal is recorded
+    against the chart and purpose); the read or write to decide on."""
     a = audit.this_request()
     a.action, a.target, a.purpose = audit_action, pseudonym, purpose
-    who = policy.Principal(principal.staff_id, principal.roles)
+    return ChartAsk(policy.Principal(principal.staff_id, principal.roles), action, pseudonym,
+                    purpose, datetime.now(UTC), with_chart=with_chart)
+
+
+def refuse_unknown(e: NotFound, principal: Principal, ask: ChartAsk) -> NoReturn:
+    """For most roles an unknown pseudonym is refused exactly like a missing grant."""
+    if principal.roles & KNOWS_PSEUDONYMS:
+        raise e
+    refuse(policy.deny_without_grant(ask.action, Target(ask.pseudonym, ask.purpose), []),
+           principal)
+
+
+def assess(system: System, principal: Principal, action: str, pseudonym: str, purpose: str,
+           audit_action: str) -> Assessment:
+    """The subject and the access decision."""
+    ask = at_stake(principal, action, pseudonym, purpose, audit_action)
     try:
-        return system.chart_access.assess_decision(
-            who, action, pseudonym, purpose, datetime.now(UTC), with_chart=with_chart
-        )
-    except NotFound:
-        if principal.roles & KNOWS_PSEUDONYMS:
-            raise
-        refuse(policy.deny_without_grant(action, Target(pseudonym, purpose), []), principal)
+        assessed = system.chart_access.assess_decision(ask.principal, action, pseudonym, purpose,
+                                                       ask.now)
+    except NotFound as e:
+        refuse_unknown(e, principal, ask)
+    audit.this_request().decided = assessed.decision.allowed
+    return assessed
 
 
 def authorize(system: System, principal: Principal, action: str, pseudonym: str, purpose: str,
-              audit_action: str, with_chart: bool = False) -> Assessment:
+              audit_action: str) -> Assessment:
     """An allowed assessment, or a refusal naming its (public) rule."""
-    assessed = assess(system, principal, action, pseudonym, purpose, audit_action, with_chart)
+    assessed = assess(system, principal, action, pseudonym, purpose, audit_action)
     if not assessed.decision.allowed:
         refuse(assessed.decision, principal)
     return assessed
@@ -100,17 +113,32 @@ def not_after_today(day: date, what: str) -> date:
 
 
 @router.get("/{pseudonym}", response_model=ChartPublic)
-def read_chart(
-    pseudonym: Pseudonym, system: SystemDep, principal: Reader,
+async def read_chart(
+    pseudonym: Pseudonym, principal: Reader, reads: ReadsDep,
     purpose: Annotated[Purpose, Query(description="HL7 PurposeOfUse")] = "TREAT",
 ) -> Response:
     """The chart's status and current entries, notes included, for a principal whose
     grant (or live break-glass, with purpose ETREAT or BTG) allows the read."""
-    _, decision, chart = authorize(system, principal, "read", pseudonym, purpose, "chart.read",
-                                   with_chart=True)
+    ask = at_stake(principal, "read", pseudonym, purpose, "chart.read", with_chart=True)
+    a = audit.this_request()
+
+    def entry_of(assessed: Assessment) -> AuditEntry | None:
+        """The read's audit record, committed before it answers (if it is allowed)."""
+        if not assessed.decision.allowed or assessed.chart is None:
+            return None
+        a.rule = assessed.decision.rule
+        return a.entry("allowed", "200")
+
+    try:
+        _, decision, chart = await reads.run(ask, entry_of)
+    except NotFound as e:
+        refuse_unknown(e, principal, ask)
+    a.decided = decision.allowed
+    if not decision.allowed:
+        refuse(decision, principal)
     if chart is None:
         raise NotFound(f"chart {pseudonym} does not exist")
-    audit.read(system, "chart.read", pseudonym, rule=decision.rule)
+    a.stored = True
     # Built from the domain's own typed values and serialized once: validating a long
     # chart's entries again (and again in FastAPI's response check) cost more than
     # reading it. The schema tests hold the body to ChartPublic.

@@ -16,7 +16,7 @@ read. A ledger that names more since takes a second; subjects linked to the prin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -38,6 +38,23 @@ class Assessment(NamedTuple):
     subject: Subject
     decision: Decision
     chart: Chart | None  # asked for, and the decision allows the action
+
+
+class _Wanted(NamedTuple):
+    staff_id: str
+    pseudonym: str
+    link: str
+    ids: tuple[UUID, ...]  # subject, ledger, link index, staff record, roster, then any
+
+
+class ChartAsk(NamedTuple):
+    """A principal's `action` on one chart, to be decided (`ChartAccess.assess_all`)."""
+    principal: Principal
+    action: str
+    pseudonym: str
+    purpose: str
+    now: datetime
+    with_chart: bool = False  # the chart too, if the decision allows the action
 
 
 def spans(groups: Iterable[dict[str, Any]]) -> tuple[GroupSpan, ...]:
@@ -68,15 +85,26 @@ class ChartAccess:
     def _assess(self, staff_id: str, pseudonym: str, today: date, also: tuple[UUID, ...]
                 ) -> tuple[Subject, AccessFacts, dict[UUID, Any]]:
         """`assess`, with the aggregates `also` asked for read in the same query."""
+        wanted = self._wanted(staff_id, pseudonym, also)
+        found = self.subjects.current_many(*wanted.ids)
+        return (*self._facts(wanted, today, found), found)
+
+    def _wanted(self, staff_id: str, pseudonym: str, also: tuple[UUID, ...]) -> _Wanted:
         link = self.link_of(staff_id)
         sid, lid, xid, mid = (subject_uuid(pseudonym), ledger_id(staff_id, pseudonym),
                               link_index_uuid(link), staff_uuid(staff_id))
         hint = self.subjects.known(lid)  # the grants it named last time, read alongside
         named = (*hint.grant_ids, *hint.break_glass_ids) if isinstance(hint, AccessLedger) else ()
-        found = self.subjects.current_many(sid, lid, xid, mid, ROSTER_ID, *named, *also)
+        return _Wanted(staff_id, pseudonym, link, (sid, lid, xid, mid, ROSTER_ID, *named, *also))
+
+    def _facts(self, wanted: _Wanted, today: date, found: dict[UUID, Any]
+               ) -> tuple[Subject, AccessFacts]:
+        """The subject and the facts, from the aggregates read for `wanted`."""
+        staff_id, link = wanted.staff_id, wanted.link
+        sid, lid, xid, mid = wanted.ids[:4]
         subject = found.get(sid)
         if not isinstance(subject, Subject):
-            raise NotFound(f"subject {pseudonym} does not exist")
+            raise NotFound(f"subject {wanted.pseudonym} does not exist")
         ledger, links = found.get(lid), found.get(xid)
         member, roster = found.get(mid), found.get(ROSTER_ID)
         grants, uses = self.access.held(ledger, found) if isinstance(ledger, AccessLedger) else ((), ())
@@ -93,7 +121,7 @@ class ChartAccess:
             subject_groups=spans(subject.groups),
             grants=grants,
             break_glass=uses,
-        ), found
+        )
 
     def decide(
         self, principal: Principal, action: str, pseudonym: str, purpose: str, now: datetime
@@ -107,8 +135,34 @@ class ChartAccess:
         """The subject and the decision on the principal's `action` on its chart; with
         `with_chart`, the chart too (read in the decision's own query), given only if
         the decision allows the action."""
-        also = (chart_uuid(pseudonym),) if with_chart else ()
-        subject, facts, found = self._assess(principal.staff_id, pseudonym, now.date(), also)
-        decision = decide(principal, action, Target(pseudonym, purpose), facts, now)
-        chart = found.get(also[0]) if also and decision.allowed else None
+        (assessed,) = self.assess_all([ChartAsk(principal, action, pseudonym, purpose, now,
+                                                with_chart)])
+        if isinstance(assessed, Exception):
+            raise assessed
+        return assessed
+
+    def assess_all(self, asks: Sequence[ChartAsk]) -> list[Assessment | Exception]:
+        """`assess_decision` for each ask, or the error it raises, with the aggregates
+        of them all read in one query (concurrent reads share it)."""
+        wanted: list[_Wanted | Exception] = []
+        for ask in asks:
+            try:
+                also = (chart_uuid(ask.pseudonym),) if ask.with_chart else ()
+                wanted.append(self._wanted(ask.principal.staff_id, ask.pseudonym, also))
+            except Exception as e:  # noqa: BLE001 - that ask's error
+                wanted.append(e)
+        found = self.subjects.current_many(
+            *dict.fromkeys(i for w in wanted if isinstance(w, _Wanted) for i in w.ids))
+        return [w if isinstance(w, Exception) else self._assessed(ask, w, found)
+                for ask, w in zip(asks, wanted, strict=True)]
+
+    def _assessed(self, ask: ChartAsk, wanted: _Wanted, found: dict[UUID, Any]
+                  ) -> Assessment | Exception:
+        try:
+            subject, facts = self._facts(wanted, ask.now.date(), found)
+        except Exception as e:  # noqa: BLE001 - that ask's error (NotFound, DataShredded…)
+            return e
+        decision = decide(ask.principal, ask.action, Target(ask.pseudonym, ask.purpose), facts,
+                          ask.now)
+        chart = found.get(chart_uuid(ask.pseudonym)) if ask.with_chart and decision.allowed else None
         return Assessment(subject, decision, chart if isinstance(chart, Chart) else None)

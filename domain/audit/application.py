@@ -47,15 +47,20 @@ class AuditTrail(ContextApplication):
                     self._leading = False
                     return
             try:
-                aggregates = [agg for entry, _ in batch for agg in records_for(entry)]
-                position = self.commit(*aggregates, attach_audit=False)
-                self.commits += 1
+                position = self.record_all([entry for entry, _ in batch])
             except BaseException as e:  # noqa: BLE001 - every waiter of the batch learns of it
                 for _, done in batch:
                     done.set_exception(e)
                 continue
             for _, done in batch:
                 done.set_result(position)
+
+    def record_all(self, entries: list[AuditEntry]) -> int:
+        """Store several entries in one transaction; durable when this returns."""
+        position = self.commit(*(agg for entry in entries for agg in records_for(entry)),
+                               attach_audit=False)
+        self.commits += 1
+        return position
 
     def find(self, record_id: UUID) -> dict[str, Any] | None:
         """The stored entry of an audit record, or None if there is none (yet)."""

@@ -14,6 +14,7 @@ from api.schemas.charts import ChartPublic
 from domain.access.policy import SEQUESTRATION_EXPLANATION
 from ops.bootstrap import System
 from tests import canaries, dbutil
+from tests.e2e.test_http_security import break_the_audit_trail
 
 Tokens = Callable[..., dict[str, str]]
 NOTE = "Discussed sleep hygiene with Quillon Marsh-Ebbetts"
@@ -323,3 +324,31 @@ def test_bad_input_leaves_only_its_audit_record(
     bad_path = j.get("/charts/not-a-pseudonym", CLINICIAN)
     assert bad_path.status_code == 422
     j.audited_once_each(app_system)
+
+
+def test_a_chart_read_whose_audit_record_fails_shows_nothing(
+    client: TestClient, token_for: Tokens, app_system: System
+) -> None:
+    j = Journey(client, token_for)
+    w = build_world(j)
+    grant(j, "C-1", w.other)
+    j.ok("POST", f"/charts/{w.other}/entries", CLINICIAN, json=entry())
+    assert NOTE in j.get(f"/charts/{w.other}", CLINICIAN).text
+    break_the_audit_trail(app_system)
+    before = dbutil.rows(app_system)
+    read = j.get(f"/charts/{w.other}", CLINICIAN)
+    assert read.status_code in (410, 503) and NOTE not in read.text
+    assert dbutil.rows(app_system) == before
+
+
+def test_metrics_count_chart_access_decisions_by_rule(client: TestClient, token_for: Tokens) -> None:
+    j = Journey(client, token_for)
+    w = build_world(j)
+    grant(j, "C-1", w.other)
+    j.ok("GET", f"/charts/{w.other}", CLINICIAN)
+    j.ok("POST", f"/charts/{w.other}/entries", CLINICIAN, json=entry())
+    assert j.get(f"/charts/{w.own}", CLINICIAN).status_code == 403
+    assert j.get(f"/charts/{UNKNOWN}", CLINICIAN).status_code == 403
+    text = client.get("/metrics").text
+    assert 'sequester_access_decisions_total{decision="allowed",rule="grant"} 2.0' in text
+    assert 'sequester_access_decisions_total{decision="denied",rule="no_grant"} 2.0' in text

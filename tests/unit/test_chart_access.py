@@ -13,8 +13,10 @@ from uuid import uuid4
 import pytest
 
 from domain.access import AccessApplication
+from domain.access.facts import ChartAsk
 from domain.access.policy import Decision, Principal
 from domain.base import DecodedCache
+from domain.errors import NotFound
 from domain.staff.application import StaffApplication
 from ops.bootstrap import System
 from tests import canaries
@@ -192,3 +194,39 @@ def test_the_chart_read_with_a_decision_is_given_only_when_the_decision_allows(
     assert allowed.decision.allowed and allowed.chart.__dict__ == agency.charts.get(pseudonym).__dict__
     grant(agency, "R-1", pseudonym)
     assert assessed("R-1").chart is None  # self access: never, grant or not
+
+
+def test_deciding_several_at_once_decides_each_as_alone(agency: System) -> None:
+    """`assess_all` reads every ask's aggregates in one query; each answer is what that
+    ask decided alone would be, and an unknown pseudonym's NotFound stays its own."""
+    own, other = enrol(agency, "R-1"), enrol(agency, None, "public_figure")
+    for pseudonym in (own, other):
+        agency.charts.open(pseudonym, agency.subjects.get(pseudonym).id, HIRED)
+    grant(agency, "C-1", other)
+    grant(agency, "R-1", own)
+    asks = [ChartAsk(Principal(who, frozenset(agency.staff.get(who).roles)), action, pseudonym,
+                     purpose, NOW, with_chart=True)
+            for who in ("C-1", "R-1", "M-1", "PO")
+            for pseudonym in (own, other, "SQ-ZZZZ-ZZZZ")
+            for action, purpose in (("read", "TREAT"), ("write", "TREAT"), ("read", "HPAYMT"))]
+    together = agency.chart_access.assess_all(asks)
+
+    def alone(ask: ChartAsk) -> Any:
+        try:
+            return agency.chart_access.assess_decision(*ask[:5], with_chart=True)
+        except NotFound as e:
+            return e
+
+    assert len(together) == len(asks)
+    allowed = 0
+    for ask, answer, expected in zip(asks, together, map(alone, asks), strict=True):
+        if isinstance(expected, NotFound):
+            assert isinstance(answer, NotFound) and str(answer) == str(expected), ask
+            continue
+        assert not isinstance(answer, Exception), ask
+        assert answer.subject.pseudonym == expected.subject.pseudonym, ask
+        assert answer.decision == expected.decision, ask
+        assert (answer.chart is None) == (expected.chart is None), ask
+        allowed += answer.decision.allowed
+        assert answer.chart is None or answer.chart.pseudonym == ask.pseudonym
+    assert allowed == 2  # C-1 reads and writes the public figure's chart for treatment

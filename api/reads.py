@@ -1,0 +1,119 @@
+"""Audited reads, batched on one thread (DESIGN §3 item 2; issue 5's read target).
+
+An audited read asks the log for a decision's facts, decides, and commits its audit
+record before it answers. Done on the thread pool, every read is its own thread: at a
+few dozen reads in flight per process they spend more CPU handing the interpreter lock
+to one another than reading. Here each process has one reader thread instead. It takes
+every read waiting, runs each one's work in turn, commits all their audit records in
+one transaction, and only then hands each request its result on the event loop. So a
+read is still decided on the log as it stands when its turn comes, and its record is
+still durable before its response; concurrent reads share the commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from domain.audit.application import AuditTrail
+from domain.audit.trail import AuditEntry
+
+log = structlog.get_logger("sequester.api")
+
+
+@dataclass
+class _Read:
+    ask: Any
+    entry_of: Callable[[Any], AuditEntry | None]
+    loop: asyncio.AbstractEventLoop
+    done: asyncio.Future[Any]
+    result: Any = None
+    error: BaseException | None = None
+    entry: AuditEntry | None = field(default=None)
+
+
+class AuditedReads:
+    """One reader thread per process; `await run(work, entry_of)` from the event loop."""
+
+    def __init__(self, work_all: Callable[[list[Any]], list[Any]], audit: AuditTrail,
+                 max_batch: int = 256) -> None:
+        self.work_all, self.audit, self.max_batch = work_all, audit, max_batch
+        self._queue: queue.SimpleQueue[_Read | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name="audited-reads", daemon=True)
+        self._thread.start()
+
+    async def run(self, ask: Any, entry_of: Callable[[Any], AuditEntry | None]) -> Any:
+        """What `work_all` answers to `ask`, once the audit entry `entry_of` makes of it
+        (if any) is durable; the error it answers, or the commit's, raised here."""
+        loop = asyncio.get_running_loop()
+        read = _Read(ask, entry_of, loop, loop.create_future())
+        self._queue.put(read)
+        return await read.done
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+
+    def _serve(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._queue.put(None)
+                    break
+                batch.append(more)
+            self._run(batch)
+
+    def _run(self, batch: list[_Read]) -> None:
+        try:
+            answers = self.work_all([read.ask for read in batch])
+        except Exception as e:  # noqa: BLE001 - every read of the batch raises it
+            answers = [e] * len(batch)
+        for read, answer in zip(batch, answers, strict=True):
+            if isinstance(answer, Exception):
+                read.error = answer
+                continue
+            try:
+                read.result, read.entry = answer, read.entry_of(answer)
+            except Exception as e:  # noqa: BLE001 - the request raises it
+                read.error = e
+        entries = [read.entry for read in batch if read.entry is not None]
+        if entries:
+            try:
+                self.audit.record_all(entries)
+            except Exception as e:  # noqa: BLE001 - every read with a record fails closed
+                log.error("audit.write_failed", error_type=type(e).__name__)
+                for read in batch:
+                    if read.entry is not None:
+                        read.error = e
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Read]] = {}
+        for read in batch:
+            by_loop.setdefault(read.loop, []).append(read)
+        for loop, reads in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle, reads)
+            except RuntimeError:  # that loop is closed: nobody waits any more
+                pass
+
+
+def _settle(reads: list[_Read]) -> None:
+    for read in reads:
+        if read.done.done():  # the request was cancelled (its client went away)
+            continue
+        if read.error is not None:
+            read.done.set_exception(read.error)
+        else:
+            read.done.set_result(read.result)
