@@ -87,7 +87,9 @@ def create_app(settings: Settings, system: System | None = None) -> FastAPI:
         responses=ERROR_RESPONSES,
     )
     errors.install(app)
-    for module in (ops, staff, subjects, charts, grants, break_glass, dual_relationships,
+    # charts first: FastAPI tries the included routers in order, and chart reads are
+    # most requests (no two routers' paths overlap, so the order changes nothing else)
+    for module in (charts, ops, staff, subjects, grants, break_glass, dual_relationships,
                    accommodations, audit_routes, careers):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes)  # inside the audit

@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     ApplicationRecorder,
     InfrastructureFactory,
     IntegrityError,
     Mapper,
+    Recording,
 )
 
 from domain.errors import ConcurrencyConflict, NotFound
@@ -34,6 +35,9 @@ KEK_EVENTS = "events"
 KEK_DIRECTOR = "director"
 KEK_MEDICAL = "medical"
 KEK_NAMES = (KEK_EVENTS, KEK_DIRECTOR, KEK_MEDICAL)
+#: Aggregate ids derived from pseudonyms and staff ids (uuid5) are remembered: every
+#: access decision derives five of them, which cost more than the rest of its Python.
+ID_CACHE_SIZE = 16384
 
 
 class KeyScope(NamedTuple):
@@ -255,6 +259,23 @@ class ContextApplication(Application[UUID]):
         for stored in recorder.select_events_from(versions):
             by_id.setdefault(stored.originator_id, []).append(stored)
         return by_id
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[Any]]:
+        """The library's `save`, collecting each aggregate's events without its two
+        runtime-protocol checks per object (about 11 µs each time: more than encrypting
+        the event). Anything but an aggregate goes the library's way."""
+        if not all(isinstance(obj, Aggregate) for obj in objs):
+            return super().save(*objs, **kwargs)
+        processing_event: ProcessingEvent[Any] = ProcessingEvent()
+        for aggregate in objs:
+            processing_event.events.extend(aggregate.collect_events())
+            processing_event.aggregates[aggregate.id] = aggregate
+        processing_event.saved_kwargs.update(kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        self.notify(processing_event.events)  # deprecated, but the library still calls it
+        return recordings
 
     def _project(self, stored: list[Any]) -> Any:
         """The library's `project_aggregate` without its per-event runtime-protocol

@@ -13,6 +13,7 @@ Every record is about the chart's subject, whose data key encrypts it.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -26,7 +27,7 @@ from domain.access.policy import (
     check_aware,
     check_purpose,
 )
-from domain.base import ProtectedAggregate
+from domain.base import ID_CACHE_SIZE, ProtectedAggregate
 from domain.errors import InvalidInput, RuleViolation
 
 REVIEW_OUTCOMES = frozenset({"appropriate", "inappropriate"})
@@ -281,6 +282,7 @@ class BreakGlass(ProtectedAggregate):
         )
 
 
+@lru_cache(maxsize=ID_CACHE_SIZE)
 def ledger_id(staff_id: str, pseudonym: str) -> UUID:
     """Deterministic: one ledger per staff member and chart."""
     return uuid5(LEDGER_NAMESPACE, f"{staff_id}\x1f{pseudonym}")

@@ -12,12 +12,13 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
 
-from domain.base import ProtectedAggregate
+from domain.base import ID_CACHE_SIZE, ProtectedAggregate
 from domain.charts.activities import check_activity_type, check_service_code
 from domain.errors import AlreadyExists, InvalidInput, RuleViolation
 
@@ -27,6 +28,7 @@ OPEN = "open"
 CLOSED = "closed"
 
 
+@lru_cache(maxsize=ID_CACHE_SIZE)
 def chart_uuid(pseudonym: str) -> UUID:
     """The aggregate id of a subject's chart: one chart per pseudonym."""
     return uuid5(CHART_NAMESPACE, pseudonym)

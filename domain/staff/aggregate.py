@@ -4,12 +4,13 @@ confidentiality agreements [seed: Confidentiality I.A] and, eventually, a separa
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
 
-from domain.base import ProtectedAggregate
+from domain.base import ID_CACHE_SIZE, ProtectedAggregate
 from domain.errors import InvalidInput, RuleViolation
 from domain.staff.jobs import CATALOGUE
 
@@ -29,6 +30,7 @@ ROLES = frozenset(
 STAFF_NAMESPACE = uuid5(NAMESPACE_URL, "urn:sequester:staff")
 
 
+@lru_cache(maxsize=ID_CACHE_SIZE)
 def staff_uuid(staff_id: str) -> UUID:
     """The aggregate id of a staff member: deterministic, so a staff id is unique."""
     return uuid5(STAFF_NAMESPACE, staff_id)

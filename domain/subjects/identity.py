@@ -11,12 +11,13 @@ find every subject and refuse a colliding pseudonym.
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
 
-from domain.base import KEK_DIRECTOR, KEK_EVENTS, ProtectedAggregate
+from domain.base import ID_CACHE_SIZE, KEK_DIRECTOR, KEK_EVENTS, ProtectedAggregate
 from domain.errors import AlreadyExists
 
 IDENTITY_NAMESPACE = uuid5(NAMESPACE_URL, "urn:sequester:identity")
@@ -102,6 +103,7 @@ class SubjectIndex(ProtectedAggregate):
 LINK_INDEX_NAMESPACE = uuid5(NAMESPACE_URL, "urn:sequester:staff-link-index")
 
 
+@lru_cache(maxsize=ID_CACHE_SIZE)
 def link_index_uuid(link: str) -> UUID:
     return uuid5(LINK_INDEX_NAMESPACE, link)
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
 
-from domain.base import KEK_EVENTS, ProtectedAggregate
+from domain.base import ID_CACHE_SIZE, KEK_EVENTS, ProtectedAggregate
 from domain.errors import InvalidInput, RuleViolation
 
 SUBJECT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:sequester:subject")
@@ -45,6 +46,7 @@ SEQUESTRATION_DENIAL = (
 )
 
 
+@lru_cache(maxsize=ID_CACHE_SIZE)
 def subject_uuid(pseudonym: str) -> UUID:
     """A subject's aggregate id: deterministic, so a pseudonym names one subject."""
     return uuid5(SUBJECT_NAMESPACE, pseudonym)
