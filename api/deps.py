@@ -32,6 +32,12 @@ async def get_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
+    return await authenticate(request, credentials)
+
+
+async def authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None
+                       ) -> Principal:
+    """The verified principal of the request's bearer token, told to its audit record."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthenticationFailed("a bearer token is required")
     verifier: TokenVerifier = request.app.state.verifier
@@ -44,21 +50,29 @@ async def get_principal(
     return principal
 
 
-async def get_reads(request: Request) -> AuditedReads:
+def reads_of(request: Request) -> AuditedReads:
+    """The app's audited reads (a plain function: a dependency would cost CPU per read)."""
     reads: AuditedReads = request.app.state.reads
     return reads
 
 
 SystemDep = Annotated[System, Depends(get_system)]
-ReadsDep = Annotated[AuditedReads, Depends(get_reads)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
+def require(
+    *roles: str,
+) -> Callable[[Request, HTTPAuthorizationCredentials | None], Awaitable[Principal]]:
     """A dependency that admits principals holding any of `roles` (default deny)."""
     allowed = frozenset(roles)
 
-    async def check(principal: PrincipalDep) -> Principal:
+    async def check(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> Principal:
+        # authenticated here, not by a dependency of its own: each level of dependencies
+        # costs FastAPI more CPU per request than verifying a remembered token
+        principal = await authenticate(request, credentials)
         if not principal.roles & allowed:
             this_request().rule = "role"
             raise PermissionDenied(
