@@ -80,16 +80,22 @@ class Ledger:
     ) -> None:
         """Called by the recorder inside the events' transaction, after their insert."""
         assert ids is not None and len(ids) == len(stored_events)
-        statement = self.d.q(
+        hashes = [leaf_hash(leaf_data(nid, s.originator_id, s.originator_version, s.topic, s.state))
+                  for nid, s in zip(ids, stored_events, strict=True)]
+        if self.d.postgres:  # one statement for the batch, leaves in the ids' order
+            cursor.execute(self.d.q(
+                "INSERT INTO {t} (leaf_index, notification_id, leaf_hash) "
+                "SELECT b.next + u.n - 1, u.nid, u.hash "
+                "FROM unnest(%b::bigint[], %b::bytea[]) WITH ORDINALITY AS u(nid, hash, n), "
+                "(SELECT COALESCE(MAX(leaf_index), -1) + 1 AS next FROM {t}) AS b",
+                t=self.leaves,
+            ), (list(ids), hashes))
+            return
+        cursor.executemany(self.d.q(
             "INSERT INTO {t} (leaf_index, notification_id, leaf_hash) "
             "SELECT COALESCE(MAX(leaf_index), -1) + 1, %s, %s FROM {t}",
             t=self.leaves,
-        )
-        params = [
-            (nid, leaf_hash(leaf_data(nid, s.originator_id, s.originator_version, s.topic, s.state)))
-            for nid, s in zip(ids, stored_events, strict=True)
-        ]
-        cursor.executemany(statement, params)
+        ), list(zip(ids, hashes, strict=True)))
 
     # -- reading -------------------------------------------------------------------
     def _query(self, template: str, params: tuple[Any, ...] = (), **parts: Any) -> list[list[Any]]:

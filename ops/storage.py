@@ -138,6 +138,15 @@ class PostgresRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         FailFastDatastore.adopt(datastore)
         super().__init__(datastore, **kwargs)
+        # The library sends a batch as one array of a composite type, which psycopg
+        # writes out as text, escaping every payload byte with a regular expression
+        # (~60 us an event: more than encrypting it). Four plain arrays sent in binary
+        # insert the same rows in the same order, and return their ids in it.
+        self.insert_events_statement = SQL(
+            "INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) "
+            "RETURNING notification_id"
+        ).format(Identifier(datastore.schema), Identifier(self.events_table_name))
 
     insert_events = _retried(PostgresApplicationRecorder.insert_events)
     select_events = _retried(PostgresApplicationRecorder.select_events)
@@ -161,6 +170,19 @@ class PostgresRecorder(PostgresApplicationRecorder):
     def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         write_pending_keys(curs)
         super()._insert_events(curs, stored_events, **kwargs)
+
+    def _insert_stored_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        """The library's (table lock, notify, insert), with the insert's rows as arrays."""
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        curs.execute(self.insert_events_statement, (
+            [e.originator_id for e in stored_events],
+            [e.originator_version for e in stored_events],
+            [e.topic for e in stored_events],
+            [e.state for e in stored_events],
+        ))
 
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
