@@ -43,6 +43,9 @@ class BodyLimit:
         if refused is not None:
             await refuse(send, *refused)
             return
+        if declared_length(scope) is None and not has_header(scope, b"transfer-encoding"):
+            await self.app(scope, receive, send)  # no body (HTTP/1.1): nothing to count
+            return
         started = False
 
         async def counting_send(message: Message) -> None:
@@ -83,6 +86,10 @@ class BodyLimit:
             return message
 
         return receive_within_limit
+
+
+def has_header(scope: Scope, wanted: bytes) -> bool:
+    return any(name == wanted for name, _ in scope.get("headers", ()))
 
 
 def declared_length(scope: Scope) -> int | None:

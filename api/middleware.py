@@ -12,6 +12,7 @@ request; at this request rate that overhead showed in the profile.)
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
@@ -24,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import audit, errors
 
 log = structlog.get_logger("sequester.api")
+access_log = logging.getLogger("sequester.api")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 UNAUDITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
@@ -132,8 +134,9 @@ class AuditedRequests:
             metrics.observe(route, status, elapsed)
             if record.decided is not None:
                 metrics.decision(record.decided, record.rule)
-        log.info("http.request", route=route, action=record.action or route, status=status,
-                 principal=record.principal, ms=round(elapsed * 1000, 1))
+        if access_log.isEnabledFor(logging.INFO):  # asked first: structlog builds the line
+            log.info("http.request", route=route, action=record.action or route,  # otherwise
+                     status=status, principal=record.principal, ms=round(elapsed * 1000, 1))
 
 
 def extra_headers(message: Message, request_id: str) -> list[tuple[bytes, bytes]]:

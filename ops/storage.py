@@ -92,8 +92,13 @@ class FailFastDatastore(PostgresDatastore):
             datastore = cast(FailFastDatastore, datastore)
             datastore.full_wait = datastore.pool.timeout
             datastore.pool.reconnect_timeout = RECONNECT_WINDOW_SECONDS
-            if isinstance(datastore.pool.kwargs, dict):  # a blackholed host: bounded too
+            if isinstance(datastore.pool.kwargs, dict):
+                # a blackholed host: bounded too
                 datastore.pool.kwargs["connect_timeout"] = max(1, round(datastore.full_wait))
+                # No JIT: once a table is large, the planner's estimates for the decision's
+                # lateral look-ups pass jit_above_cost, and compiling cost ~6 ms on every
+                # execution of a query that runs in a tenth of that.
+                datastore.pool.kwargs["options"] = "-c jit=off"
 
     @contextmanager
     def get_connection(self) -> Iterator[Any]:
