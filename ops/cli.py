@@ -377,7 +377,9 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--json", action="store_true")
     a.add_argument("--workers", type=int, default=2)
     a.add_argument("--clients", type=int, default=32)
-    a.add_argument("--seconds", type=float, default=10.0)
+    a.add_argument("--seconds", type=float, default=5.0, help="each closed loop's length")
+    a.add_argument("--rounds", type=int, default=3,
+                   help="alternating rounds of the INSERT floor and the reads")
     a.set_defaults(run=bench)
     return p
 
