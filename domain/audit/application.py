@@ -15,6 +15,7 @@ from uuid import UUID
 
 from domain.audit.trail import AuditEntry, AuditRecord, records_for
 from domain.base import ContextApplication, Infrastructure
+from domain.errors import ConcurrencyConflict
 
 
 class AuditTrail(ContextApplication):
@@ -56,11 +57,23 @@ class AuditTrail(ContextApplication):
                 done.set_result(position)
 
     def record_all(self, entries: list[AuditEntry]) -> int:
-        """Store several entries in one transaction; durable when this returns."""
-        position = self.commit(*(agg for entry in entries for agg in records_for(entry)),
-                               attach_audit=False)
+        """Store several entries in one transaction; durable when this returns.
+
+        Records are new aggregates, so the one conflict they can meet is the audit
+        trail's data key, created at the same moment by another process (the first
+        records after a deployment): that commit rolls back whole, and is made again
+        with the key that won. A second conflict (an idempotent record id already
+        stored) is the caller's."""
+        try:
+            position = self._commit_records(entries)
+        except ConcurrencyConflict:
+            position = self._commit_records(entries)
         self.commits += 1
         return position
+
+    def _commit_records(self, entries: list[AuditEntry]) -> int:
+        return self.commit(*(agg for entry in entries for agg in records_for(entry)),
+                           attach_audit=False)
 
     def find(self, record_id: UUID) -> dict[str, Any] | None:
         """The stored entry of an audit record, or None if there is none (yet)."""

@@ -14,7 +14,7 @@ from domain.audit.trail import (
     audited_command,
 )
 from domain.errors import ConcurrencyConflict, DataShredded
-from ops.bootstrap import System
+from ops.bootstrap import System, build
 from tests import dbutil
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -128,3 +128,32 @@ def test_a_failed_group_commit_fails_every_waiter(system: System) -> None:
     with pytest.raises(DataShredded):
         system.audit.record(entry("chart.read"))
     assert topics(system).count("AuditRecord.Recorded") == 1
+
+
+def test_records_whose_data_key_another_process_created_first_are_stored(
+    system: System, settings_for  # type: ignore[no-untyped-def]
+) -> None:
+    """Two processes' first audit records race to create the trail's data key: the loser
+    commits again with the winner's key instead of failing a read with 409."""
+    other = build(settings_for(system.settings.database_url))
+    real_find = other.keyring.store.find
+    system.audit.record(entry("first", request_id="req-winner"))  # the key, committed
+    other.keyring._warm_scopes.clear()  # `other` has not seen the key yet: the race
+    other.keyring._by_scope.discard_where(lambda scope: True)
+    calls = 0
+
+    def find_once_missing(kek: str, subject: object) -> object:
+        nonlocal calls
+        calls += 1
+        return None if calls == 1 else real_find(kek, subject)  # type: ignore[arg-type]
+
+    other.keyring.store.find = find_once_missing  # type: ignore[method-assign,assignment]
+    later = entry("second", request_id="req-loser")
+    other.audit.record_all([later])
+    assert calls >= 2  # the first attempt made its own key, which collided
+    fresh = build(settings_for(system.settings.database_url))
+    assert fresh.audit.find(later.record_id)["request_id"] == "req-loser"  # type: ignore[index]
+    assert len([k for k in fresh.keyring.store.for_kek("events")
+                if k.subject_id == AUDIT_SUBJECT]) == 1
+    for s in (other, fresh):
+        s.close()
