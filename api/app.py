@@ -85,6 +85,9 @@ def create_app(settings: Settings, system: System | None = None) -> FastAPI:
         ),
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        # No OpenTelemetry here (metrics are /metrics, logs are structlog's): off, so
+        # FastAPI does not look for OTel providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     errors.install(app)
     # charts first: FastAPI tries the included routers in order, and chart reads are

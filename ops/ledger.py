@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 from uuid import UUID
 
@@ -75,6 +76,23 @@ class Ledger:
                 )
             )
 
+    @cached_property
+    def append_statement(self) -> Any:
+        """Rendered once (composing it per batch cost more than its share of the batch)."""
+        if self.d.postgres:
+            return self.d.q(
+                "INSERT INTO {t} (leaf_index, notification_id, leaf_hash) "
+                "SELECT b.next + u.n - 1, u.nid, u.hash "
+                "FROM unnest(%b::bigint[], %b::bytea[]) WITH ORDINALITY AS u(nid, hash, n), "
+                "(SELECT COALESCE(MAX(leaf_index), -1) + 1 AS next FROM {t}) AS b",
+                t=self.leaves,
+            ).as_bytes(None)
+        return self.d.q(
+            "INSERT INTO {t} (leaf_index, notification_id, leaf_hash) "
+            "SELECT COALESCE(MAX(leaf_index), -1) + 1, %s, %s FROM {t}",
+            t=self.leaves,
+        )
+
     def append_with(
         self, cursor: Any, ids: Sequence[int] | None, stored_events: Sequence[StoredEvent]
     ) -> None:
@@ -83,19 +101,9 @@ class Ledger:
         hashes = [leaf_hash(leaf_data(nid, s.originator_id, s.originator_version, s.topic, s.state))
                   for nid, s in zip(ids, stored_events, strict=True)]
         if self.d.postgres:  # one statement for the batch, leaves in the ids' order
-            cursor.execute(self.d.q(
-                "INSERT INTO {t} (leaf_index, notification_id, leaf_hash) "
-                "SELECT b.next + u.n - 1, u.nid, u.hash "
-                "FROM unnest(%b::bigint[], %b::bytea[]) WITH ORDINALITY AS u(nid, hash, n), "
-                "(SELECT COALESCE(MAX(leaf_index), -1) + 1 AS next FROM {t}) AS b",
-                t=self.leaves,
-            ), (list(ids), hashes))
-            return
-        cursor.executemany(self.d.q(
-            "INSERT INTO {t} (leaf_index, notification_id, leaf_hash) "
-            "SELECT COALESCE(MAX(leaf_index), -1) + 1, %s, %s FROM {t}",
-            t=self.leaves,
-        ), list(zip(ids, hashes, strict=True)))
+            cursor.execute(self.append_statement, (list(ids), hashes))
+        else:
+            cursor.executemany(self.append_statement, list(zip(ids, hashes, strict=True)))
 
     # -- reading -------------------------------------------------------------------
     def _query(self, template: str, params: tuple[Any, ...] = (), **parts: Any) -> list[list[Any]]:

@@ -21,7 +21,7 @@ from eventsourcing.popo import POPOApplicationRecorder
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.errors import DuplicateObject
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composable, Identifier
 
 from ops.keys.keyring import write_pending_keys
 from ops.ledger import Ledger
@@ -147,11 +147,23 @@ class PostgresRecorder(PostgresApplicationRecorder):
         # writes out as text, escaping every payload byte with a regular expression
         # (~60 us an event: more than encrypting it). Four plain arrays sent in binary
         # insert the same rows in the same order, and return their ids in it.
-        self.insert_events_statement = SQL(
+        # Every statement of the insert is rendered once: composing one per execution
+        # cost more than its round trip's share of a batch.
+        self.insert_rows_statement = SQL(
             "INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
             "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) "
             "RETURNING notification_id"
-        ).format(Identifier(datastore.schema), Identifier(self.events_table_name))
+        ).format(Identifier(datastore.schema), Identifier(self.events_table_name)).as_bytes(None)
+        self.lock_table_statements = [s.as_bytes(None) if isinstance(s, Composable) else s
+                                      for s in self.lock_table_statements]
+        self.notify_statement = SQL("NOTIFY {}").format(Identifier(self.channel_name)).as_bytes(None)
+        # One index range per aggregate: as a plain join the planner may hash the
+        # whole table; the inner ORDER BY keeps the subquery from being flattened.
+        self.select_from_statement = SQL(
+            "SELECT e.* FROM unnest(%s::uuid[], %s::bigint[]) AS k(id, v) CROSS JOIN LATERAL "
+            "(SELECT * FROM {}.{} WHERE originator_id = k.id AND originator_version >= k.v "
+            "ORDER BY originator_version) AS e ORDER BY e.originator_id, e.originator_version"
+        ).format(Identifier(datastore.schema), Identifier(self.events_table_name)).as_bytes(None)
 
     insert_events = _retried(PostgresApplicationRecorder.insert_events)
     select_events = _retried(PostgresApplicationRecorder.select_events)
@@ -176,13 +188,16 @@ class PostgresRecorder(PostgresApplicationRecorder):
         write_pending_keys(curs)
         super()._insert_events(curs, stored_events, **kwargs)
 
+    def _notify_channel(self, curs: Any) -> None:
+        curs.execute(self.notify_statement)
+
     def _insert_stored_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
         """The library's (table lock, notify, insert), with the insert's rows as arrays."""
         self._lock_table(curs)
         self._notify_channel(curs)
-        curs.execute(self.insert_events_statement, (
+        curs.execute(self.insert_rows_statement, (
             [e.originator_id for e in stored_events],
             [e.originator_version for e in stored_events],
             [e.topic for e in stored_events],
@@ -204,16 +219,9 @@ class PostgresRecorder(PostgresApplicationRecorder):
         then version (version 0: every event)."""
         if not versions:
             return []
-        # One index range per aggregate: as a plain join the planner may hash the
-        # whole table; the inner ORDER BY keeps the subquery from being flattened.
-        statement = SQL(
-            "SELECT e.* FROM unnest(%s::uuid[], %s::bigint[]) AS k(id, v) CROSS JOIN LATERAL "
-            "(SELECT * FROM {}.{} WHERE originator_id = k.id AND originator_version >= k.v "
-            "ORDER BY originator_version) AS e ORDER BY e.originator_id, e.originator_version"
-        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             # array literals: psycopg's list dumper cost more than the query
-            curs.execute(statement, ["{" + ",".join(map(str, versions)) + "}",
+            curs.execute(self.select_from_statement, ["{" + ",".join(map(str, versions)) + "}",
                                      "{" + ",".join(map(str, versions.values())) + "}"],
                          prepare=True)
             return [
