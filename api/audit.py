@@ -2,9 +2,10 @@
 
 A `RequestAudit` travels with the request. A write runs inside `command()`, so its
 record commits in the same transaction as its events; a read calls `read()`, which
-commits the record before the data is returned. Anything else — refused, invalid,
-unknown route — is recorded by the middleware after the handler, from the response
-status. If that record cannot be written, the client gets 503, not the response.
+commits the record before the data is returned (a chart read goes through `api.reads`,
+which commits it with the other reads waiting at the same moment). Anything else —
+refused, invalid, unknown route — is recorded by the middleware after the handler, from
+the response status. If that record cannot be written, the client gets 503, not the response.
 
 A write sent with an `Idempotency-Key` header is done at most once per principal,
 action and key: its audit record takes an id derived from the three, so a retry

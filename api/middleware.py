@@ -1,7 +1,7 @@
 """One audit record per request, as a pure ASGI middleware (DESIGN §3 item 2).
 
 A handler that writes or reads protected data stores the request's record itself
-(`api.audit.command` / `api.audit.read`). For every other request — refused, invalid,
+(`api.audit.command` / `api.audit.read`; a chart read through `api.reads`). For every other request — refused, invalid,
 unknown route — the response is held back until the middleware has stored the record
 from its status; if that fails, the client gets 503 instead of the response. Every
 response carries its request id and `Cache-Control: no-store`.
