@@ -75,9 +75,18 @@ class AuditedReads:
                     self._queue.put(None)
                     break
                 batch.append(more)
-            self._run(batch)
+            # An unexpected error fails this batch's reads; it must not end the thread,
+            # or every later read would wait for ever.
+            try:
+                self._run(batch)
+            except Exception as e:  # noqa: BLE001
+                log.error("reads.batch_failed", error_type=type(e).__name__)
+                for read in batch:
+                    read.error = e
+            self._settle(batch)
 
     def _run(self, batch: list[_Read]) -> None:
+        """Decide every read of the batch, then commit their audit records together."""
         try:
             answers = self.work_all([read.ask for read in batch])
         except Exception as e:  # noqa: BLE001 - every read of the batch raises it
@@ -99,17 +108,21 @@ class AuditedReads:
                 for read in batch:
                     if read.entry is not None:
                         read.error = e
+
+    @staticmethod
+    def _settle(batch: list[_Read]) -> None:
+        """Answer each read on its own event loop (one wake-up per loop and batch)."""
         by_loop: dict[asyncio.AbstractEventLoop, list[_Read]] = {}
         for read in batch:
             by_loop.setdefault(read.loop, []).append(read)
         for loop, reads in by_loop.items():
             try:
-                loop.call_soon_threadsafe(_settle, reads)
+                loop.call_soon_threadsafe(_answer, reads)
             except RuntimeError:  # that loop is closed: nobody waits any more
                 pass
 
 
-def _settle(reads: list[_Read]) -> None:
+def _answer(reads: list[_Read]) -> None:
     for read in reads:
         if read.done.done():  # the request was cancelled (its client went away)
             continue

@@ -155,3 +155,27 @@ def test_closing_stops_the_reader_thread(system: System) -> None:
     reads = AuditedReads(system.chart_access.assess_all, system.audit)
     reads.close()
     assert not reads._thread.is_alive()
+
+
+def test_an_unexpected_error_fails_its_batch_and_the_next_batch_is_served(
+    system: System, charts: tuple[str, str],
+) -> None:
+    granted, _ = charts
+    calls = 0
+
+    def work_all(asks: list[Any]) -> list[Any]:
+        nonlocal calls
+        calls += 1
+        answers = system.chart_access.assess_all(asks)
+        return answers[:-1] if calls == 1 else answers  # a bug: one answer missing
+
+    reads = AuditedReads(work_all, system.audit)
+    try:
+        with pytest.raises(ValueError):  # not a wait for ever (TimeoutError)
+            asyncio.run(asyncio.wait_for(reads.run(ask(granted), record_if_allowed("broken")), 10))
+        assert reads._thread.is_alive()
+        answer = asyncio.run(asyncio.wait_for(reads.run(ask(granted), record_if_allowed("next")), 10))
+        assert answer.decision.allowed
+        assert [len(stored(system, r)) for r in ("broken", "next")] == [0, 1]
+    finally:
+        reads.close()
