@@ -156,7 +156,6 @@ class PostgresRecorder(PostgresApplicationRecorder):
         ).format(Identifier(datastore.schema), Identifier(self.events_table_name)).as_bytes(None)
         self.lock_table_statements = [s.as_bytes(None) if isinstance(s, Composable) else s
                                       for s in self.lock_table_statements]
-        self.notify_statement = SQL("NOTIFY {}").format(Identifier(self.channel_name)).as_bytes(None)
         # One index range per aggregate: as a plain join the planner may hash the
         # whole table; the inner ORDER BY keeps the subquery from being flattened.
         self.select_from_statement = SQL(
@@ -189,14 +188,14 @@ class PostgresRecorder(PostgresApplicationRecorder):
         super()._insert_events(curs, stored_events, **kwargs)
 
     def _notify_channel(self, curs: Any) -> None:
-        curs.execute(self.notify_statement)
+        """Nothing: no process here LISTENs (the projection worker polls), and a NOTIFY
+        still queues a notification in the server at every commit."""
 
     def _insert_stored_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
-        """The library's (table lock, notify, insert), with the insert's rows as arrays."""
+        """The library's (table lock, insert), with the insert's rows as arrays."""
         self._lock_table(curs)
-        self._notify_channel(curs)
         curs.execute(self.insert_rows_statement, (
             [e.originator_id for e in stored_events],
             [e.originator_version for e in stored_events],
