@@ -25,7 +25,7 @@ from domain.access.application import AccessApplication
 from domain.access.grants import AccessLedger, ledger_id
 from domain.access.policy import AccessFacts, Decision, GroupSpan, Principal, Target, decide
 from domain.charts.aggregate import Chart, chart_uuid
-from domain.errors import NotFound
+from domain.errors import DataShredded, KeyUnavailable, NotFound, TamperDetected
 from domain.staff.aggregate import StaffMember, staff_uuid
 from domain.staff.application import StaffApplication
 from domain.staff.roster import ROSTER_ID, StaffRoster
@@ -38,6 +38,10 @@ class Assessment(NamedTuple):
     subject: Subject
     decision: Decision
     chart: Chart | None  # asked for, and the decision allows the action
+
+
+#: Errors in one subject's stored data: they must not fail other subjects' decisions.
+SUBJECT_DATA_ERRORS = (DataShredded, KeyUnavailable, TamperDetected)
 
 
 class _Wanted(NamedTuple):
@@ -151,10 +155,26 @@ class ChartAccess:
                 wanted.append(self._wanted(ask.principal.staff_id, ask.pseudonym, also))
             except Exception as e:  # noqa: BLE001 - that ask's error
                 wanted.append(e)
-        found = self.subjects.current_many(
-            *dict.fromkeys(i for w in wanted if isinstance(w, _Wanted) for i in w.ids))
+        try:
+            found = self.subjects.current_many(
+                *dict.fromkeys(i for w in wanted if isinstance(w, _Wanted) for i in w.ids))
+        except SUBJECT_DATA_ERRORS:
+            if len(asks) == 1:
+                raise
+            # One subject's data cannot be read (shredded, say): each ask on its own,
+            # so that error is its ask's alone and the others are still decided.
+            return [self._alone(ask, w) for ask, w in zip(asks, wanted, strict=True)]
         return [w if isinstance(w, Exception) else self._assessed(ask, w, found)
                 for ask, w in zip(asks, wanted, strict=True)]
+
+    def _alone(self, ask: ChartAsk, wanted: _Wanted | Exception) -> Assessment | Exception:
+        if isinstance(wanted, Exception):
+            return wanted
+        try:
+            found = self.subjects.current_many(*wanted.ids)
+        except SUBJECT_DATA_ERRORS as e:
+            return e
+        return self._assessed(ask, wanted, found)
 
     def _assessed(self, ask: ChartAsk, wanted: _Wanted, found: dict[UUID, Any]
                   ) -> Assessment | Exception:

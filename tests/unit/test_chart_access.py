@@ -16,7 +16,7 @@ from domain.access import AccessApplication
 from domain.access.facts import ChartAsk
 from domain.access.policy import Decision, Principal
 from domain.base import DecodedCache
-from domain.errors import NotFound
+from domain.errors import DataShredded, NotFound
 from domain.staff.application import StaffApplication
 from ops.bootstrap import System
 from tests import canaries
@@ -230,3 +230,20 @@ def test_deciding_several_at_once_decides_each_as_alone(agency: System) -> None:
         allowed += answer.decision.allowed
         assert answer.chart is None or answer.chart.pseudonym == ask.pseudonym
     assert allowed == 2  # C-1 reads and writes the public figure's chart for treatment
+
+
+def test_a_shredded_subject_fails_only_its_own_read_in_a_batch(agency: System) -> None:
+    """The batch's one query would fail whole on a shredded subject's events: every other
+    read of the batch is still decided (each on its own), and only that one fails."""
+    shredded, kept = enrol(agency, None, "public_figure"), enrol(agency, None, "public_figure")
+    for pseudonym in (shredded, kept):
+        agency.charts.open(pseudonym, agency.subjects.get(pseudonym).id, HIRED)
+        grant(agency, "C-1", pseudonym)
+    who = Principal("C-1", frozenset({"clinician"}))
+    asks = [ChartAsk(who, "read", p, "TREAT", NOW, with_chart=True) for p in (kept, shredded)]
+    agency.chart_access.assess_all(asks)  # both decoded copies are cached
+    agency.keyring.shred(agency.subjects.get(shredded).id, "retention period ended")
+    kept_answer, shredded_answer = agency.chart_access.assess_all(asks)
+    assert isinstance(shredded_answer, DataShredded)
+    assert not isinstance(kept_answer, Exception)
+    assert kept_answer.decision.allowed and kept_answer.chart.pseudonym == kept
