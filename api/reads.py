@@ -4,10 +4,11 @@ An audited read asks the log for a decision's facts, decides, and commits its au
 record before it answers. Done on the thread pool, every read is its own thread: at a
 few dozen reads in flight per process they spend more CPU handing the interpreter lock
 to one another than reading. Here each process has one reader thread instead. It takes
-every read waiting, runs each one's work in turn, commits all their audit records in
-one transaction, and only then hands each request its result on the event loop. So a
-read is still decided on the log as it stands when its turn comes, and its record is
-still durable before its response; concurrent reads share the commit.
+every read waiting, decides them all from one query (`ChartAccess.assess_all`), commits
+all their audit records in one transaction, and only then hands each request its
+answer on the event loop. So a read is still decided on the log as it stands when its
+batch is read, and its record is still durable before its response; concurrent reads
+share the query and the commit.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import asyncio
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -35,11 +36,11 @@ class _Read:
     done: asyncio.Future[Any]
     result: Any = None
     error: BaseException | None = None
-    entry: AuditEntry | None = field(default=None)
+    entry: AuditEntry | None = None
 
 
 class AuditedReads:
-    """One reader thread per process; `await run(work, entry_of)` from the event loop."""
+    """One reader thread per process; `await run(ask, entry_of)` from the event loop."""
 
     def __init__(self, work_all: Callable[[list[Any]], list[Any]], audit: AuditTrail,
                  max_batch: int = 256) -> None:
