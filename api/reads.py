@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,12 @@ from domain.audit.application import AuditTrail
 from domain.audit.trail import AuditEntry
 
 log = structlog.get_logger("sequester.api")
+#: Under load (the last batch held more than one read), the thread waits this long for
+#: more reads before deciding a batch, as PostgreSQL's `commit_delay` does for commits:
+#: a read then waits up to 1 ms more, and a batch shares its query and commit among
+#: more reads (chart reads ~5-10 % more per CPU second in `sequester bench api`).
+#: A lone read never waits.
+GATHER_SECONDS = 0.001
 
 
 @dataclass
@@ -45,6 +52,7 @@ class AuditedReads:
     def __init__(self, work_all: Callable[[list[Any]], list[Any]], audit: AuditTrail,
                  max_batch: int = 256) -> None:
         self.work_all, self.audit, self.max_batch = work_all, audit, max_batch
+        self._last = 0  # the size of the last batch
         self._queue: queue.SimpleQueue[_Read | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._serve, name="audited-reads", daemon=True)
         self._thread.start()
@@ -67,6 +75,8 @@ class AuditedReads:
             if first is None:
                 return
             batch = [first]
+            if self._last > 1:
+                time.sleep(GATHER_SECONDS)
             while len(batch) < self.max_batch:
                 try:
                     more = self._queue.get_nowait()
@@ -76,6 +86,7 @@ class AuditedReads:
                     self._queue.put(None)
                     break
                 batch.append(more)
+            self._last = len(batch)
             # An unexpected error fails this batch's reads; it must not end the thread,
             # or every later read would wait for ever.
             try:
