@@ -1,10 +1,11 @@
 """One audit record per request, as a pure ASGI middleware (DESIGN §3 item 2).
 
 A handler that writes or reads protected data stores the request's record itself
-(`api.audit.command` / `api.audit.read`; a chart read through `api.reads`). For every other request — refused, invalid,
-unknown route — the response is held back until the middleware has stored the record
-from its status; if that fails, the client gets 503 instead of the response. Every
-response carries its request id and `Cache-Control: no-store`.
+(`api.audit.command` / `api.audit.read`; a chart read through `api.reads`). For every
+other request — refused, invalid, unknown route — the response is held back until the
+middleware has stored the record from its status; if that fails, the client gets 503
+instead of the response. Every response carries its request id and `Cache-Control:
+no-store`.
 
 (Starlette's `BaseHTTPMiddleware` would do the same with a task and a stream per
 request; at this request rate that overhead showed in the profile.)
@@ -134,8 +135,9 @@ class AuditedRequests:
             metrics.observe(route, status, elapsed)
             if record.decided is not None:
                 metrics.decision(record.decided, record.rule)
-        if access_log.isEnabledFor(logging.INFO):  # asked first: structlog builds the line
-            log.info("http.request", route=route, action=record.action or route,  # otherwise
+        # asked first: structlog would build the whole line before dropping it
+        if access_log.isEnabledFor(logging.INFO):
+            log.info("http.request", route=route, action=record.action or route,
                      status=status, principal=record.principal, ms=round(elapsed * 1000, 1))
 
 

@@ -83,15 +83,8 @@ class ChartAccess:
 
     def assess(self, staff_id: str, pseudonym: str, today: date) -> tuple[Subject, AccessFacts]:
         """The subject (NotFound if none) and the facts of a decision on its chart."""
-        subject, facts, _ = self._assess(staff_id, pseudonym, today, ())
-        return subject, facts
-
-    def _assess(self, staff_id: str, pseudonym: str, today: date, also: tuple[UUID, ...]
-                ) -> tuple[Subject, AccessFacts, dict[UUID, Any]]:
-        """`assess`, with the aggregates `also` asked for read in the same query."""
-        wanted = self._wanted(staff_id, pseudonym, also)
-        found = self.subjects.current_many(*wanted.ids)
-        return (*self._facts(wanted, today, found), found)
+        wanted = self._wanted(staff_id, pseudonym, ())
+        return self._facts(wanted, today, self.subjects.current_many(*wanted.ids))
 
     def _wanted(self, staff_id: str, pseudonym: str, also: tuple[UUID, ...]) -> _Wanted:
         link = self.link_of(staff_id)
