@@ -195,11 +195,18 @@ def rebuild_processes() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def processes_arg(text: str) -> int:
-    """`--processes`: a whole number from 1 to 256 (argparse names the option on error)."""
-    if not text.isdigit() or not 1 <= int(text) <= 256:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 256, not {text!r}")
-    return int(text)
+def whole_number(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high` (argparse names the option
+    on error)."""
+    def parse(text: str) -> int:
+        if not text.isdigit() or not low <= int(text) <= high:
+            raise argparse.ArgumentTypeError(
+                f"must be a whole number from {low} to {high}, not {text!r}")
+        return int(text)
+    return parse
+
+
+processes_arg = whole_number(1, 256)
 
 
 def audit_rebuild(args: argparse.Namespace, settings: Settings) -> int:
@@ -378,7 +385,7 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--workers", type=int, default=2)
     a.add_argument("--clients", type=int, default=32)
     a.add_argument("--seconds", type=float, default=5.0, help="each closed loop's length")
-    a.add_argument("--rounds", type=int, default=3,
+    a.add_argument("--rounds", type=whole_number(1, 100), default=3,
                    help="alternating rounds of the INSERT floor and the reads")
     a.set_defaults(run=bench)
     return p

@@ -112,3 +112,13 @@ def test_an_unreachable_database_is_one_line_without_the_url(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "database cannot be reached" in err
     assert "s3cret" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("rounds", ["0", "-1", "101", "two"])
+def test_bench_api_rounds_must_be_a_whole_number_from_1_to_100(
+    workdir: Path, capsys: pytest.CaptureFixture[str], rounds: str
+) -> None:
+    with pytest.raises(SystemExit) as exit:
+        main(["bench", "api", "--rounds", rounds])
+    assert exit.value.code == 2
+    assert "--rounds: must be a whole number from 1 to 100" in capsys.readouterr().err
