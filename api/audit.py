@@ -27,13 +27,7 @@ from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain.audit.trail import AuditEntry, audited_command
-from domain.errors import (
-    AlreadyApplied,
-    ConcurrencyConflict,
-    InvalidInput,
-    PermissionDenied,
-    RuleViolation,
-)
+from domain.errors import AlreadyApplied, ConcurrencyConflict, InvalidInput
 from ops.bootstrap import System
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -111,25 +105,9 @@ def this_request() -> RequestAudit:
 
 
 @contextmanager
-def rule_kept() -> Iterator[None]:
-    """A refusal by a domain rule keeps that rule's name on the request's audit record
-    (not only "role"); re-raised for api/errors.py to map."""
-    try:
-        yield
-    except (PermissionDenied, RuleViolation) as e:
-        this_request().rule = e.rule
-        raise
-
-
-@contextmanager
 def command(action: str, target: str = "", rule: str = "role") -> Iterator[None]:
-    """Run a write; its audit record commits with its events (a refusal keeps its rule)."""
-    with rule_kept(), _command(action, target, rule):
-        yield
-
-
-@contextmanager
-def _command(action: str, target: str, rule: str) -> Iterator[None]:
+    """Run a write; its audit record commits with its events. A refusal's rule reaches
+    the request's record through the error handler (`api.errors.refusal`)."""
     audit = this_request()
     audit.action, audit.target, audit.rule = action, target or audit.target, rule
     once = audit.once_id()

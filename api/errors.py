@@ -16,12 +16,14 @@ from fastapi.responses import JSONResponse
 from psycopg import OperationalError as PsycopgOperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import audit
 from api.auth import AuthenticationFailed
 from domain import errors
 
 log = structlog.get_logger("sequester.api")
 
 STATUS: dict[type[errors.SequesterError], int] = {
+    errors.OutOfRange: 422,
     errors.InvalidInput: 400,
     errors.RuleViolation: 422,
     errors.OutOfOrder: 409,
@@ -59,12 +61,28 @@ def problem(error: dict[str, Any]) -> dict[str, Any]:
     return {"field": field, "problem": error.get("msg")}
 
 
+def refusal(exc: errors.SequesterError) -> tuple[str | None, str]:
+    """The rule and detail the caller may see; the request's audit record keeps the
+    public rule, and a link rule's precise name for the Director's office's note."""
+    rule: str | None = getattr(exc, "rule", None)
+    record = audit.current.get()
+    if not isinstance(exc, errors.LinkRefusal):
+        if rule and record is not None:
+            record.rule = rule
+        return rule, exc.detail
+    if record is not None:
+        record.rule, record.director_rule = exc.public_rule, exc.rule
+    if record is not None and "director" in record.roles:
+        return exc.rule, exc.detail
+    return exc.public_rule, exc.public_detail
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.SequesterError)
     def domain_error(request: Request, exc: errors.SequesterError) -> JSONResponse:
-        rule = getattr(exc, "rule", None)
+        rule, detail = refusal(exc)
         extra = {"rule": rule} if rule else {}
-        return body(exc.kind, exc.detail, status_of(exc), **extra)
+        return body(exc.kind, detail, status_of(exc), **extra)
 
     @app.exception_handler(AuthenticationFailed)
     def unauthenticated(request: Request, exc: AuthenticationFailed) -> JSONResponse:

@@ -23,6 +23,12 @@ class InvalidInput(SequesterError):
     kind = "InvalidInput"
 
 
+class OutOfRange(InvalidInput):
+    """A value (a date, a duration) outside the plausible bounds; the detail names the bound."""
+
+    kind = "OutOfRange"
+
+
 class RuleViolation(SequesterError):
     """A command breaks a rule of the agency's policy; `rule` names it."""
 
@@ -71,6 +77,19 @@ class PermissionDenied(SequesterError):
     def __init__(self, rule: str, detail: str) -> None:
         super().__init__(detail)
         self.rule = rule
+
+
+class LinkRefusal(PermissionDenied):
+    """Refused by a rule that rests on the staff↔client link (the Director's office's
+    secret). Anyone outside the Director's office is shown `public_rule` and
+    `public_detail` only; the precise rule and detail are for the Director's office
+    and its sealed audit note."""
+
+    public_rule = "sequestration"
+    public_detail = (
+        "Denied: this is not permitted under the agency's sequestration policy; the "
+        "Director's office can review the decision."
+    )
 
 
 class DataShredded(SequesterError):

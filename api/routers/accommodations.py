@@ -66,10 +66,9 @@ def get_request(
     record = audit.this_request()
     record.action, record.target = "accommodation.read", str(request_id)
     viewer = _viewer(system, request_id, principal)
-    with audit.rule_kept():
-        view = system.accommodations.view(
-            request_id, principal.staff_id, sorted(principal.roles), viewer == "supervisor"
-        )
+    view = system.accommodations.view(
+        request_id, principal.staff_id, sorted(principal.roles), viewer == "supervisor"
+    )
     audit.read(system, "accommodation.read", str(request_id), rule=viewer)
     if viewer == "supervisor":
         return AccommodationSummary.model_validate(view)

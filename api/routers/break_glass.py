@@ -13,19 +13,20 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from api import audit
 from api.auth import Principal
 from api.deps import SystemDep, require
 from api.routers.grants import view_rows
 from api.schemas.access import (
+    BlockLift,
     BreakGlassItem,
     BreakGlassPage,
     BreakGlassPublic,
     BreakGlassReview,
 )
-from api.schemas.common import Written
+from api.schemas.common import ID_PATTERN, Written
 from domain.access.grants import BreakGlass
 from domain.errors import NotFound
 from ops.bootstrap import System
@@ -97,11 +98,22 @@ def get_use(break_glass_id: uuid.UUID, system: SystemDep,
 def review(break_glass_id: uuid.UUID, body: BreakGlassReview, system: SystemDep,
            principal: PrivacyOfficer) -> Written:
     """Record the one review of a use: appropriate, or inappropriate with notes saying why.
-    A reviewer never reviews its own use."""
+    A reviewer never reviews its own use. An inappropriate use ends at once, and its
+    clinician cannot invoke break-glass again until the block is lifted."""
     load_use(system, break_glass_id)
     with audit.command("break_glass.review", str(break_glass_id)):
         position = system.access.review_break_glass(
             break_glass_id, principal.staff_id, body.outcome, body.notes, datetime.now(UTC),
             actor_roles=principal.roles,
         )
+    return Written(position=position)
+
+
+@router.post("/blocks/{staff_id}/lift", response_model=Written)
+def lift_block(staff_id: Annotated[str, Path(pattern=ID_PATTERN)], body: BlockLift,
+               system: SystemDep, principal: PrivacyOfficer) -> Written:
+    """Let a clinician blocked after an inappropriate use invoke break-glass again."""
+    with audit.command("break_glass.lift_block", staff_id):
+        position = system.access.lift_block(staff_id, principal.staff_id, body.reason,
+                                            datetime.now(UTC), actor_roles=principal.roles)
     return Written(position=position)

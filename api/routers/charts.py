@@ -1,10 +1,12 @@
 """Sequestered charts: read, write, close, reopen, and break-glass.
 
-Every route asks the decision point (`system.chart_access.decide`) before touching the
-chart and records the deciding rule. A principal outside the Director's office and the
+Every route asks the decision point (`system.chart_access`) before touching the chart
+and records the deciding rule. A principal outside the Director's office and the
 privacy office learns nothing from a pseudonym: an unknown one is refused exactly like
-a chart it holds no grant for. Denials resting on the staff↔client link are shown as
-"sequestration" to everyone but the Director's office (DESIGN §3 item 6).
+a chart it holds no grant for. Reads and writes are decided on grants, agreements and
+break-glass only, never on the staff↔client link (`domain.access.policy`); break-glass
+also checks the link rules, and a refusal by one reads as "sequestration" to everyone
+but the Director's office (DESIGN §3 item 6).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from domain.access.facts import Assessment, ChartAsk
 from domain.access.policy import Decision, Target
 from domain.audit.trail import AuditEntry
 from domain.charts.aggregate import CLOSED
-from domain.errors import InvalidInput, NotFound, PermissionDenied
+from domain.errors import InvalidInput, LinkRefusal, NotFound, PermissionDenied
 from ops.bootstrap import System
 
 router = APIRouter(prefix="/charts", tags=["charts"])
@@ -46,23 +48,17 @@ Reader = Annotated[Principal, Depends(require(
 ))]
 Writer = Annotated[Principal, Depends(require("clinician", "peer_staff"))]
 Closer = Annotated[Principal, Depends(require("clinician", "director"))]
+Clinician = Annotated[Principal, Depends(require("clinician"))]
 #: Roles that may know whether a pseudonym exists (they enrol subjects or grant access).
 KNOWS_PSEUDONYMS = frozenset({"director", "privacy_officer"})
-#: Deny rules that break-glass never overrides.
-DENY_RULES = frozenset({
-    policy.RULE_SELF_ACCESS, policy.RULE_NO_AGREEMENT,
-    policy.RULE_GROUP_CO_MEMBER, policy.RULE_SUPERVISOR_AS_CLINICIAN,
-})
 
 
 def refuse(decision: Decision, principal: Principal) -> NoReturn:
-    """Record the public rule (and the precise one for the Director's note), then deny."""
-    a = audit.this_request()
-    a.decided, a.rule = False, decision.public().rule
-    if a.rule == policy.RULE_SEQUESTRATION:
-        a.director_rule = decision.rule
-    view = decision.view_for(principal.roles)
-    raise PermissionDenied(view.rule, view.explanation)
+    """Record the decision's rule, then deny (a link rule as the generic refusal)."""
+    audit.this_request().decided = False
+    if decision.rule in policy.LINK_RULES:
+        raise LinkRefusal(decision.rule, decision.explanation)
+    raise PermissionDenied(decision.rule, decision.explanation)
 
 
 def at_stake(principal: Principal, action: str, pseudonym: str, purpose: str,
@@ -79,8 +75,8 @@ def refuse_unknown(e: NotFound, principal: Principal, ask: ChartAsk) -> NoReturn
     """For most roles an unknown pseudonym is refused exactly like a missing grant."""
     if principal.roles & KNOWS_PSEUDONYMS:
         raise e
-    refuse(policy.deny_without_grant(ask.action, Target(ask.pseudonym, ask.purpose), []),
-           principal)
+    refuse(policy.deny_without_grant(ask.action, Target(ask.pseudonym, ask.purpose), [],
+                                     ask.now), principal)
 
 
 def assess(system: System, principal: Principal, action: str, pseudonym: str, purpose: str,
@@ -220,12 +216,19 @@ def reopen_chart(pseudonym: Pseudonym, body: ChartReopen, system: SystemDep,
 @router.post("/{pseudonym}/break-glass", status_code=status.HTTP_201_CREATED,
              response_model=BreakGlassCreated)
 def break_glass(pseudonym: Pseudonym, body: BreakGlassCreate, system: SystemDep,
-                principal: Writer, response: Response) -> BreakGlassCreated:
-    """Emergency access (ETREAT or BTG) with a reason: time-limited, flagged, and queued
-    for the privacy officer's review. It never overrides a deny rule."""
-    subject, decision, _ = assess(system, principal, "read", pseudonym, body.purpose,
-                                  "break_glass.invoke")
-    if decision.rule in DENY_RULES:
+                principal: Clinician, response: Response) -> BreakGlassCreated:
+    """Emergency access (ETREAT or BTG) with a reason, for a clinician whose job title
+    charts: time-limited, flagged, and queued for the privacy officer's review. It never
+    passes a deny rule, and not after a use was found inappropriate until the privacy
+    officer lifts the block."""
+    ask = at_stake(principal, "read", pseudonym, body.purpose, "break_glass.invoke")
+    try:
+        subject, decision = system.chart_access.break_glass(ask.principal, pseudonym,
+                                                            body.purpose, ask.now)
+    except NotFound as e:
+        refuse_unknown(e, principal, ask)
+    audit.this_request().decided = decision.allowed
+    if not decision.allowed:
         refuse(decision, principal)
     with audit.command("break_glass.invoke", pseudonym, rule=policy.RULE_BREAK_GLASS):
         break_glass_id, position = system.access.invoke_break_glass(

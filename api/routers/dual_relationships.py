@@ -241,8 +241,7 @@ def get_case(case_id: CaseId, system: SystemDep, principal: PrincipalDep) -> Cas
     Counsel only; everyone else gets `text: null`."""
     request = audit.this_request()
     request.action, request.target = "dual_relationship.read", str(case_id)
-    with audit.rule_kept():
-        case = _readable(system, case_id, principal)
+    case = _readable(system, case_id, principal)
     audit.read(system, "dual_relationship.read", str(case_id))
     texts = bool(principal.roles & SEE_TEXT) and principal.staff_id != case.staff_id
     return CasePublic.of(case, system.dual_relationships.policy, _today(), texts)

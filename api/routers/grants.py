@@ -1,9 +1,13 @@
-"""Chart access grants: the privacy officer grants, lists and revokes.
+"""Chart access grants: the privacy officer grants, lists and revokes; the Director's
+office confirms or declines (dual control).
 
-A grant is written with the ledger the decision point reads, so it counts (and a
-revocation stops counting) the moment it commits. The list comes from the
-`effective_access` read model (pass `?after=<position>` to see a write); without read
-models (the in-memory backend) the same fold runs over the log.
+A grant is written with the ledger the decision point reads, and counts from the moment
+the Director's office's confirmation commits (a revocation or decline stops it counting
+at once). Only the Director's office sees whether a grantee is linked to the subject:
+its queue names the link rule that forbids a grant, and a decline tells others no
+reason. The lists come from the `effective_access` read model (pass `?after=<position>`
+to see a write); without read models (the in-memory backend) the same fold runs over
+the log.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
@@ -19,16 +23,19 @@ from api import audit
 from api.auth import Principal
 from api.deps import SystemDep, require
 from api.schemas.access import (
+    ConfirmationItem,
+    ConfirmationPage,
     GrantCreate,
     GrantCreated,
+    GrantDecline,
     GrantPage,
     GrantPublic,
     GrantRevoke,
-    GrantStatus,
     GrantSummary,
 )
 from api.schemas.common import ID_PATTERN, PSEUDONYM_PATTERN, Written
 from domain.access.grants import Grant
+from domain.access.policy import GrantFact
 from domain.errors import NotFound
 from ops.bootstrap import System
 from projections.base import FoldProjection, Row
@@ -37,6 +44,7 @@ from projections.tables import Db
 
 router = APIRouter(prefix="/grants", tags=["grants"])
 PrivacyOfficer = Annotated[Principal, Depends(require("privacy_officer"))]
+Director = Annotated[Principal, Depends(require("director"))]
 V = TypeVar("V", bound=FoldProjection)
 
 
@@ -60,10 +68,14 @@ def load_grant(system: System, grant_id: uuid.UUID) -> Grant:
     return record
 
 
-def grant_status(revoked_at: datetime | None, expires_at: datetime, now: datetime) -> GrantStatus:
-    if revoked_at is not None:
-        return "revoked"
-    return "live" if now < expires_at else "expired"
+def row_fact(row: Row) -> GrantFact:
+    return GrantFact(str(row["grant_id"]), row["scope"], row["purpose"], row["expires_at"],
+                     row["revoked_at"], row["confirmed_at"], row["declined_at"])
+
+
+def summary(row: Row, now: datetime) -> GrantSummary:
+    fields = {k: row[k] for k in GrantSummary.model_fields if k != "status"}
+    return GrantSummary(**fields, status=row_fact(row).status(now))  # type: ignore[arg-type]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=GrantCreated)
@@ -105,11 +117,47 @@ def list_grants(
     page = rows[offset : offset + limit]
     audit.read(system, "grant.list", pseudonym or grantee or "")
     now = datetime.now(UTC)
-    items = [GrantSummary(**{k: r[k] for k in GrantSummary.model_fields if k != "status"},
-                          status=grant_status(r["revoked_at"], r["expires_at"], now))
-             for r in page]
+    items = [summary(r, now) for r in page]
     more = offset + limit < len(rows)
     return GrantPage(items=items, next_offset=offset + limit if more else None)
+
+
+@router.get("/confirmations", response_model=ConfirmationPage)
+def confirmations(
+    system: SystemDep,
+    principal: Director,
+    queue: Annotated[Literal["pending", "review", "all"], Query()] = "all",
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int | None, Query(ge=0, description="wait for this position")] = None,
+) -> ConfirmationPage:
+    """The Director's office's queue: grants waiting for confirmation (`pending`, each
+    with the link rule that would refuse it, if any), and confirmed live grants that a
+    link arising since forbids (`review`: decline them to end them)."""
+    system.wait_for(after)
+    now = datetime.now(UTC)
+    items = []
+    if queue in ("pending", "all"):
+        items += [_item(system, r, now, "pending")
+                  for r in view_rows(system, EffectiveAccess, lambda v, db: v.pending(db, now))
+                  if row_fact(r).is_pending(now)]
+    if queue in ("review", "all"):
+        live = [r for r in view_rows(system, EffectiveAccess, lambda v, db: v.live(db, now))
+                if row_fact(r).is_live(now)]
+        items += [i for i in (_item(system, r, now, "review") for r in live) if i.link_rule]
+    audit.read(system, "grant.confirmations")
+    page = items[offset : offset + limit]
+    return ConfirmationPage(items=page, next_offset=offset + limit if offset + limit < len(items)
+                            else None)
+
+
+def _item(system: System, row: Row, now: datetime, queue: Literal["pending", "review"]
+          ) -> ConfirmationItem:
+    denial = system.chart_access.link_denial(row["grantee"], row["pseudonym"], row["purpose"],
+                                             now.date())
+    grant = load_grant(system, uuid.UUID(str(row["grant_id"])))
+    return ConfirmationItem(**summary(row, now).model_dump(), justification=grant.justification,
+                            queue=queue, link_rule=None if denial is None else denial.rule)
 
 
 @router.get("/{grant_id}", response_model=GrantPublic)
@@ -121,7 +169,8 @@ def get_grant(grant_id: uuid.UUID, system: SystemDep, principal: PrivacyOfficer)
         grant_id=record.id, grantee=record.grantee, pseudonym=record.pseudonym,
         scope=record.scope, purpose=record.purpose, granted_by=record.granted_by,
         granted_at=record.granted_at, expires_at=record.expires_at, revoked_at=record.revoked_at,
-        status=grant_status(record.revoked_at, record.expires_at, datetime.now(UTC)),
+        confirmed_at=record.confirmed_at, declined_at=record.declined_at,
+        status=record.status(datetime.now(UTC)),  # type: ignore[arg-type]
         justification=record.justification, revoked_by=record.revoked_by,
         revocation_reason=record.revocation_reason,
     )
@@ -137,4 +186,31 @@ def revoke(grant_id: uuid.UUID, body: GrantRevoke, system: SystemDep,
             grant_id, principal.staff_id, body.reason, datetime.now(UTC),
             actor_roles=principal.roles,
         )
+    return Written(position=position)
+
+
+@router.post("/{grant_id}/confirm", response_model=Written)
+def confirm(grant_id: uuid.UUID, system: SystemDep, principal: Director) -> Written:
+    """The Director's office confirms a pending grant: it counts from now. Refused while
+    a rule resting on the staff↔client link forbids the grantee this access."""
+    grant = load_grant(system, grant_id)
+    now = datetime.now(UTC)
+    with audit.command("grant.confirm", str(grant_id)):
+        denial = system.chart_access.link_denial(grant.grantee, grant.pseudonym, grant.purpose,
+                                                 now.date())
+        position = system.access.confirm(grant_id, principal.staff_id, now, denial,
+                                         actor_roles=principal.roles)
+    return Written(position=position)
+
+
+@router.post("/{grant_id}/decline", response_model=Written)
+def decline(grant_id: uuid.UUID, system: SystemDep, principal: Director,
+            body: GrantDecline | None = None) -> Written:
+    """The Director's office declines a pending grant, or ends a confirmed one it
+    reviews. Final; the reason (optional) is the Director's office's alone."""
+    load_grant(system, grant_id)
+    with audit.command("grant.decline", str(grant_id)):
+        position = system.access.decline(grant_id, principal.staff_id,
+                                         body.reason if body else "", datetime.now(UTC),
+                                         actor_roles=principal.roles)
     return Written(position=position)

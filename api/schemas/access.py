@@ -20,7 +20,7 @@ Purpose = Literal[
 ]
 EmergencyPurpose = Literal["ETREAT", "BTG"]
 Scope = Literal["read", "write"]
-GrantStatus = Literal["live", "expired", "revoked"]
+GrantStatus = Literal["pending", "live", "expired", "declined", "revoked"]
 
 
 class GrantCreate(Strict):
@@ -52,6 +52,12 @@ class GrantSummary(BaseModel):
     granted_at: datetime
     expires_at: datetime
     revoked_at: datetime | None
+    confirmed_at: datetime | None = Field(
+        description="When the Director's office confirmed it: a grant counts only from then"
+    )
+    declined_at: datetime | None = Field(
+        description="When the Director's office declined it (no reason is given here)"
+    )
     status: GrantStatus
 
 
@@ -61,6 +67,27 @@ class GrantPublic(GrantSummary):
     justification: str
     revoked_by: str | None
     revocation_reason: str | None
+
+
+class GrantDecline(Strict):
+    reason: str = Field(
+        default="", max_length=500,
+        description="For the Director's office's own record; never shown to anyone else",
+    )
+
+
+class ConfirmationItem(GrantSummary):
+    """A grant before the Director's office: pending confirmation, or confirmed and now
+    forbidden by a rule resting on the staff↔client link (`review`)."""
+
+    justification: str
+    queue: Literal["pending", "review"]
+    link_rule: str | None = Field(description="The link rule that forbids it, if any")
+
+
+class ConfirmationPage(BaseModel):
+    items: list[ConfirmationItem]
+    next_offset: int | None
 
 
 class GrantPage(BaseModel):
@@ -103,6 +130,10 @@ class BreakGlassPublic(BreakGlassItem):
     reviewed_by: str | None
     reviewed_at: datetime | None
     review_notes: str | None
+
+
+class BlockLift(Strict):
+    reason: str = Field(min_length=3, max_length=500)
 
 
 class BreakGlassReview(Strict):

@@ -1,7 +1,8 @@
 """Access to sequestered charts: grants, break-glass, and the policy decision point.
 
-`decide` is pure: the caller gathers `AccessFacts` (links as keyed hashes, never the
-link itself) and `AccessApplication.facts_for` supplies grants and break-glass.
+`decide` is pure and never sees the staff↔client link: the caller gathers `AccessFacts`
+(agreement, grants, break-glass). The link rules (`link_denial`) see `LinkFacts`, keyed
+hashes only, for the Director's office's confirmation of grants and for break-glass.
 """
 
 from domain.access.application import AccessApplication, break_glass_fact, grant_fact
@@ -12,10 +13,12 @@ from domain.access.policy import (
     Decision,
     GrantFact,
     GroupSpan,
+    LinkFacts,
     Principal,
     Target,
     check_purpose,
     decide,
+    link_denial,
 )
 
 __all__ = [
@@ -28,10 +31,12 @@ __all__ = [
     "Grant",
     "GrantFact",
     "GroupSpan",
+    "LinkFacts",
     "Principal",
     "Target",
     "break_glass_fact",
     "check_purpose",
     "decide",
     "grant_fact",
+    "link_denial",
 ]

@@ -12,15 +12,24 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-from domain.access.grants import AccessLedger, BreakGlass, Grant, ledger_id
-from domain.access.policy import BreakGlassFact, GrantFact
+from domain.access.grants import (
+    AccessLedger,
+    BreakGlass,
+    BreakGlassBlock,
+    Grant,
+    block_id,
+    ledger_id,
+)
+from domain.access.policy import BreakGlassFact, Decision, GrantFact
 from domain.base import ContextApplication, Infrastructure
-from domain.errors import InvalidInput, NotFound, PermissionDenied
+from domain.errors import InvalidInput, LinkRefusal, NotFound, PermissionDenied
 
 DEFAULT_BREAK_GLASS_MINUTES = 240
 MAX_BREAK_GLASS_MINUTES = 24 * 60
-BREAK_GLASS_ROLES = frozenset({"clinician", "peer_staff"})
+#: Only clinicians invoke break-glass (and only if their job title charts).
+BREAK_GLASS_ROLES = frozenset({"clinician"})
 PRIVACY_OFFICER = frozenset({"privacy_officer"})
+DIRECTOR = frozenset({"director"})
 
 
 def require_role(roles: Iterable[str], allowed: frozenset[str], rule: str, what: str) -> None:
@@ -94,6 +103,31 @@ class AccessApplication(ContextApplication):
         grant.revoke(by, reason, now)
         return self.commit(grant)
 
+    def confirm(
+        self, grant_id: UUID, by: str, now: datetime, link_denial: Decision | None, *,
+        actor_roles: Iterable[str],
+    ) -> int:
+        """The Director's office confirms a pending grant; refused while a rule resting
+        on the staff↔client link forbids the grantee this access (`link_denial`, which
+        the caller evaluates): such a grant is declined instead."""
+        require_role(actor_roles, DIRECTOR, "director_only", "confirm chart access")
+        grant = self.get_grant(grant_id)
+        if link_denial is not None:
+            raise LinkRefusal(link_denial.rule, f"grant {grant_id} cannot be confirmed: "
+                              f"{link_denial.explanation}; decline it instead")
+        grant.confirm(by, now)
+        return self.commit(grant)
+
+    def decline(
+        self, grant_id: UUID, by: str, reason: str, now: datetime, *, actor_roles: Iterable[str]
+    ) -> int:
+        """The Director's office declines a pending grant (or ends a confirmed one it
+        reviews); others are told no reason."""
+        require_role(actor_roles, DIRECTOR, "director_only", "decline chart access")
+        grant = self.get_grant(grant_id)
+        grant.decline(by, reason, now)
+        return self.commit(grant)
+
     def get_grant(self, grant_id: UUID, version: int | None = None) -> Grant:
         grant: Grant = self.load(grant_id, f"grant {grant_id}", version, kind=Grant)
         return grant
@@ -138,7 +172,30 @@ class AccessApplication(ContextApplication):
         require_role(actor_roles, PRIVACY_OFFICER, "privacy_officer_only", "review break-glass use")
         invocation = self.get_break_glass(break_glass_id)
         invocation.review(reviewer, outcome, notes, now)
-        return self.commit(invocation)
+        if outcome != "inappropriate":
+            return self.commit(invocation)
+        block = self.block_of(invocation.clinician)
+        block.block(invocation.id, now)
+        return self.commit(invocation, block)
+
+    def block_of(self, staff_id: str) -> BreakGlassBlock:
+        """The staff member's break-glass block record, opened on first use."""
+        found = self.load_many(block_id(staff_id)).get(block_id(staff_id))
+        return found if isinstance(found, BreakGlassBlock) else BreakGlassBlock(staff_id=staff_id)
+
+    def is_blocked(self, staff_id: str) -> bool:
+        found = self.current_many(block_id(staff_id)).get(block_id(staff_id))
+        return isinstance(found, BreakGlassBlock) and found.blocked
+
+    def lift_block(
+        self, staff_id: str, by: str, reason: str, now: datetime, *, actor_roles: Iterable[str]
+    ) -> int:
+        """The privacy officer lets a blocked clinician invoke break-glass again."""
+        require_role(actor_roles, PRIVACY_OFFICER, "privacy_officer_only",
+                     "lift a break-glass block")
+        block = self.block_of(staff_id)
+        block.lift(by, reason, now)
+        return self.commit(block)
 
     def get_break_glass(self, break_glass_id: UUID, version: int | None = None) -> BreakGlass:
         invocation: BreakGlass = self.load(

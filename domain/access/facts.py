@@ -1,17 +1,19 @@
 """Chart access: gather one decision's facts from the staff, subjects and access
-contexts, then `decide()`.
+contexts, then decide.
 
-The staff↔client link is only ever compared as keyed hashes (DESIGN §3 item 6): the
-principal's own link, the links of the staff it supervises, and the subject's link.
-Nothing here returns which of those matched; `Decision.public()` hides it further.
+A read or write decision (`assess_all`) rests on facts only: the subject, the
+principal's staff record (its agreement), and its grants and break-glass uses on the
+chart. Every aggregate it rests on is read from the log as it stands (never from a read
+model, and from the decoded copies of `current_many` only once the log confirms they are
+still current), so a revocation counts the moment it commits. They are read in one
+query: the subject, the principal's ledger on the chart, its staff record, and the
+grants and break-glass uses the ledger named when last read (a ledger that names more
+since takes a second). It reads the same aggregates whether or not anyone is linked to
+anyone, so neither its answer nor its work depends on a link.
 
-Every aggregate a decision rests on is read from the log as it stands (never from a
-read model, and from the decoded copies of `current_many` only once the log confirms
-they are still current), so a revocation counts the moment it commits. They are read in
-one query: the subject, the principal's ledger on the chart, its link index, its staff
-record, the roster, and the grants and break-glass uses the ledger named when last
-read. A ledger that names more since takes a second; subjects linked to the principal
-(rare) one more.
+The link facts (`links`) are gathered only for the Director's office's confirmation of
+a grant, its review queue, and break-glass (see `domain.access.policy`); the link is
+only ever compared as keyed hashes (DESIGN §3 item 6).
 """
 
 from __future__ import annotations
@@ -23,7 +25,17 @@ from uuid import UUID
 
 from domain.access.application import AccessApplication
 from domain.access.grants import AccessLedger, ledger_id
-from domain.access.policy import AccessFacts, Decision, GroupSpan, Principal, Target, decide
+from domain.access.policy import (
+    AccessFacts,
+    Decision,
+    GroupSpan,
+    LinkFacts,
+    Principal,
+    Target,
+    decide,
+    decide_break_glass,
+    link_denial,
+)
 from domain.charts.aggregate import Chart, chart_uuid
 from domain.errors import DataShredded, KeyUnavailable, NotFound, TamperDetected
 from domain.staff.aggregate import StaffMember, staff_uuid
@@ -47,8 +59,7 @@ SUBJECT_DATA_ERRORS = (DataShredded, KeyUnavailable, TamperDetected)
 class _Wanted(NamedTuple):
     staff_id: str
     pseudonym: str
-    link: str
-    ids: tuple[UUID, ...]  # subject, ledger, link index, staff record, roster, then any
+    ids: tuple[UUID, ...]  # subject, ledger, staff record, then any
 
 
 class ChartAsk(NamedTuple):
@@ -87,35 +98,24 @@ class ChartAccess:
         return self._facts(wanted, today, self.subjects.current_many(*wanted.ids))
 
     def _wanted(self, staff_id: str, pseudonym: str, also: tuple[UUID, ...]) -> _Wanted:
-        link = self.link_of(staff_id)
-        sid, lid, xid, mid = (subject_uuid(pseudonym), ledger_id(staff_id, pseudonym),
-                              link_index_uuid(link), staff_uuid(staff_id))
+        sid, lid, mid = subject_uuid(pseudonym), ledger_id(staff_id, pseudonym), staff_uuid(staff_id)
         hint = self.subjects.known(lid)  # the grants it named last time, read alongside
         named = (*hint.grant_ids, *hint.break_glass_ids) if isinstance(hint, AccessLedger) else ()
-        return _Wanted(staff_id, pseudonym, link, (sid, lid, xid, mid, ROSTER_ID, *named, *also))
+        return _Wanted(staff_id, pseudonym, (sid, lid, mid, *named, *also))
 
     def _facts(self, wanted: _Wanted, today: date, found: dict[UUID, Any]
                ) -> tuple[Subject, AccessFacts]:
         """The subject and the facts, from the aggregates read for `wanted`."""
-        staff_id, link = wanted.staff_id, wanted.link
-        sid, lid, xid, mid = wanted.ids[:4]
+        sid, lid, mid = wanted.ids[:3]
         subject = found.get(sid)
         if not isinstance(subject, Subject):
             raise NotFound(f"subject {wanted.pseudonym} does not exist")
-        ledger, links = found.get(lid), found.get(xid)
-        member, roster = found.get(mid), found.get(ROSTER_ID)
+        ledger, member = found.get(lid), found.get(mid)
         grants, uses = self.access.held(ledger, found) if isinstance(ledger, AccessLedger) else ((), ())
-        own = self.subjects.linked(links) if isinstance(links, StaffLinkIndex) else []
-        supervisees = roster.supervisees(staff_id) if isinstance(roster, StaffRoster) else []
         return subject, AccessFacts(
-            principal_link=link,
-            subject_link=subject.staff_link,
             has_current_agreement=isinstance(member, StaffMember) and bool(
                 member.has_current_agreement(self.required_agreement_version, today)
             ),
-            supervisee_links=frozenset(self.link_of(s) for s in supervisees),
-            principal_client_groups=spans(g for s in own for g in s.groups),
-            subject_groups=spans(subject.groups),
             grants=grants,
             break_glass=uses,
         )
@@ -179,3 +179,43 @@ class ChartAccess:
                           ask.now)
         chart = found.get(chart_uuid(ask.pseudonym)) if ask.with_chart and decision.allowed else None
         return Assessment(subject, decision, chart if isinstance(chart, Chart) else None)
+
+    # -- the link: Director's office rules and break-glass only ----------------------------
+
+    def links(self, staff_id: str, pseudonym: str) -> LinkFacts:
+        """The keyed-hash link facts between a staff member and a subject."""
+        link = self.link_of(staff_id)
+        sid, xid = subject_uuid(pseudonym), link_index_uuid(link)
+        found = self.subjects.current_many(sid, xid, ROSTER_ID)
+        subject = found.get(sid)
+        if not isinstance(subject, Subject):
+            raise NotFound(f"subject {pseudonym} does not exist")
+        index, roster = found.get(xid), found.get(ROSTER_ID)
+        own = self.subjects.linked(index) if isinstance(index, StaffLinkIndex) else []
+        supervisees = roster.supervisees(staff_id) if isinstance(roster, StaffRoster) else []
+        return LinkFacts(
+            principal_link=link,
+            subject_link=subject.staff_link,
+            supervisee_links=frozenset(self.link_of(s) for s in supervisees),
+            principal_client_groups=spans(g for s in own for g in s.groups),
+            subject_groups=spans(subject.groups),
+        )
+
+    def link_denial(self, staff_id: str, pseudonym: str, purpose: str, today: date
+                    ) -> Decision | None:
+        """The link rule that forbids the staff member this access, if any (for the
+        Director's office: confirming a grant, and its review queue)."""
+        return link_denial(Target(pseudonym, purpose), self.links(staff_id, pseudonym), today)
+
+    def break_glass(self, principal: Principal, pseudonym: str, purpose: str, now: datetime
+                    ) -> tuple[Subject, Decision]:
+        """The subject and whether the principal may invoke break-glass on its chart."""
+        subject, facts = self.assess(principal.staff_id, pseudonym, now.date())
+        member = self.staff.current_many(staff_uuid(principal.staff_id)).get(
+            staff_uuid(principal.staff_id))
+        decision = decide_break_glass(
+            Target(pseudonym, purpose), facts, self.links(principal.staff_id, pseudonym),
+            charts=isinstance(member, StaffMember) and member.charts,
+            blocked=self.access.is_blocked(principal.staff_id), now=now,
+        )
+        return subject, decision

@@ -28,10 +28,14 @@ from domain.access.policy import (
     check_purpose,
 )
 from domain.base import ID_CACHE_SIZE, ProtectedAggregate
-from domain.errors import InvalidInput, RuleViolation
+from domain.errors import InvalidInput, OutOfRange, RuleViolation
+from domain.staff.aggregate import staff_uuid
 
 REVIEW_OUTCOMES = frozenset({"appropriate", "inappropriate"})
 LEDGER_NAMESPACE = uuid5(NAMESPACE_URL, "urn:sequester:access-ledger")
+BLOCK_NAMESPACE = uuid5(NAMESPACE_URL, "urn:sequester:break-glass-block")
+#: The longest a grant may run: access is recertified at least once a year.
+MAX_GRANT = timedelta(days=366)
 
 
 def utc(value: datetime, what: str) -> datetime:
@@ -74,6 +78,11 @@ class Grant(ProtectedAggregate):
         self.revoked_at: datetime | None = None
         self.revoked_by: str | None = None
         self.revocation_reason: str | None = None
+        self.confirmed_at: datetime | None = None
+        self.confirmed_by: str | None = None
+        self.declined_at: datetime | None = None
+        self.declined_by: str | None = None
+        self.decline_reason: str | None = None
 
     @classmethod
     def issue(
@@ -101,6 +110,12 @@ class Grant(ProtectedAggregate):
             raise InvalidInput(
                 f"the expiry {expires_at.isoformat()} must be after the grant time "
                 f"{granted_at.isoformat()}"
+            )
+        if expires_at > granted_at + MAX_GRANT:
+            raise OutOfRange(
+                f"the expiry must be at most {MAX_GRANT.days} days after the grant time "
+                f"(at the latest {(granted_at + MAX_GRANT).isoformat()}): grants are "
+                "recertified at least yearly"
             )
         if granted_by == grantee:
             raise RuleViolation(
@@ -149,6 +164,45 @@ class Grant(ProtectedAggregate):
         self.revocation_reason = reason
         self.revoked_at = at
 
+    def status(self, at: datetime) -> str:
+        """pending, live, expired, declined or revoked (what the privacy officer sees)."""
+        return self.to_fact().status(at)
+
+    def _require_awaiting(self, what: str, at: datetime, *, confirmed_too: bool) -> None:
+        fact = self.to_fact()
+        if fact.is_pending(at) or (confirmed_too and fact.is_live(at)):
+            return
+        raise RuleViolation(
+            "grant_not_pending",
+            f"grant {self.id} cannot be {what}: it is {self.status(at)}",
+        )
+
+    def confirm(self, by: str, at: datetime) -> None:
+        """The Director's office confirms the grant: from now on it counts."""
+        require_text(by, "the confirming staff member")
+        at = utc(at, "the confirmation time")
+        self._require_awaiting("confirmed", at, confirmed_too=False)
+        self._confirm(by, at)
+
+    @event("Confirmed")
+    def _confirm(self, by: str, at: datetime) -> None:
+        self.confirmed_by = by
+        self.confirmed_at = at
+
+    def decline(self, by: str, reason: str, at: datetime) -> None:
+        """The Director's office declines a pending grant, or ends a confirmed one under
+        review; final. The reason is the Director's office's alone."""
+        require_text(by, "the declining staff member")
+        at = utc(at, "the decline time")
+        self._require_awaiting("declined", at, confirmed_too=True)
+        self._decline(by, reason.strip(), at)
+
+    @event("Declined")
+    def _decline(self, by: str, reason: str, at: datetime) -> None:
+        self.declined_by = by
+        self.decline_reason = reason
+        self.declined_at = at
+
     def to_fact(self) -> GrantFact:
         return GrantFact(
             grant_id=str(self.id),
@@ -156,6 +210,8 @@ class Grant(ProtectedAggregate):
             purpose=self.purpose,
             expires_at=self.expires_at,
             revoked_at=self.revoked_at,
+            confirmed_at=self.confirmed_at,
+            declined_at=self.declined_at,
         )
 
 
@@ -273,13 +329,73 @@ class BreakGlass(ProtectedAggregate):
     def is_live(self, at: datetime) -> bool:
         return self.to_fact().is_live(at)
 
+    @property
+    def ended_at(self) -> datetime | None:
+        """An inappropriate use ends when the review says so."""
+        return self.reviewed_at if self.review_outcome == "inappropriate" else None
+
     def to_fact(self) -> BreakGlassFact:
         return BreakGlassFact(
             break_glass_id=str(self.id),
             purpose=self.purpose,
             invoked_at=self.invoked_at,
             expires_at=self.expires_at,
+            ended_at=self.ended_at,
         )
+
+
+@lru_cache(maxsize=ID_CACHE_SIZE)
+def block_id(staff_id: str) -> UUID:
+    """Deterministic: one break-glass block record per staff member."""
+    return uuid5(BLOCK_NAMESPACE, staff_id)
+
+
+class BreakGlassBlock(ProtectedAggregate):
+    """Whether a clinician may invoke break-glass again: blocked by an inappropriate use,
+    until the privacy officer lifts the block (the staff member is the data subject)."""
+
+    @staticmethod
+    def create_id(staff_id: str, **_: Any) -> UUID:
+        return block_id(staff_id)
+
+    @event("Opened")
+    def __init__(self, staff_id: str) -> None:
+        self.staff_id = staff_id
+        self.blocked_by_use: UUID | None = None
+        self.blocked_at: datetime | None = None
+        self.lifted: list[dict[str, Any]] = []
+
+    @property
+    def data_subject_id(self) -> UUID:
+        return staff_uuid(self.staff_id)
+
+    @property
+    def blocked(self) -> bool:
+        return self.blocked_by_use is not None
+
+    @event("Blocked")
+    def block(self, break_glass_id: UUID, at: datetime) -> None:
+        self.blocked_by_use = break_glass_id
+        self.blocked_at = at
+
+    def lift(self, by: str, reason: str, at: datetime) -> None:
+        require_text(by, "the privacy officer lifting the block")
+        require_text(reason, "the reason for lifting the block")
+        at = utc(at, "the time the block is lifted")
+        if not self.blocked:
+            raise RuleViolation(
+                "not_blocked", f"staff member {self.staff_id} is not blocked from break-glass"
+            )
+        if by == self.staff_id:
+            raise RuleViolation("self_review", f"staff member {by} cannot lift its own block")
+        self._lift(by, reason, at)
+
+    @event("Lifted")
+    def _lift(self, by: str, reason: str, at: datetime) -> None:
+        self.lifted.append({"by": by, "reason": reason, "at": at,
+                            "use": self.blocked_by_use})
+        self.blocked_by_use = None
+        self.blocked_at = None
 
 
 @lru_cache(maxsize=ID_CACHE_SIZE)

@@ -11,12 +11,19 @@ import pytest
 from domain.access import (
     AccessApplication,
     AccessFacts,
-    GroupSpan,
+    Decision,
     Principal,
     Target,
     decide,
 )
-from domain.errors import InvalidInput, NotFound, PermissionDenied, RuleViolation
+from domain.errors import (
+    InvalidInput,
+    LinkRefusal,
+    NotFound,
+    OutOfRange,
+    PermissionDenied,
+    RuleViolation,
+)
 from ops.bootstrap import System
 
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
@@ -24,6 +31,7 @@ SUBJECT = UUID("00000000-0000-4000-8000-000000000001")
 CHART = "SQ-7F3K-Q9XM"
 PO = frozenset({"privacy_officer"})
 CLINICIAN = frozenset({"clinician"})
+DIRECTOR = frozenset({"director"})
 
 
 @pytest.fixture
@@ -44,8 +52,12 @@ def grant(app: AccessApplication, **changes: object) -> tuple[UUID, int]:
         "now": NOW,
         "actor_roles": PO,
     }
+    confirm = changes.pop("confirm", True)
     args.update(changes)
-    return app.grant(**args)  # type: ignore[arg-type]
+    gid, position = app.grant(**args)  # type: ignore[arg-type]
+    if confirm:
+        position = app.confirm(gid, "d-1", NOW, None, actor_roles=DIRECTOR)
+    return gid, position
 
 
 def break_glass(app: AccessApplication, **changes: object) -> tuple[UUID, int]:
@@ -64,7 +76,7 @@ def break_glass(app: AccessApplication, **changes: object) -> tuple[UUID, int]:
 
 def decide_for(app: AccessApplication, purpose: str, now: datetime, **facts: object) -> str:
     grants, uses = app.facts_for("clin-1", CHART)
-    base = AccessFacts("h-clin", "h-subject", True, grants=grants, break_glass=uses)
+    base = AccessFacts(True, grants=grants, break_glass=uses)
     base = replace(base, **facts)  # type: ignore[arg-type]
     principal = Principal("clin-1", CLINICIAN)
     return decide(principal, "read", Target(CHART, purpose), base, now).rule
@@ -97,6 +109,45 @@ def test_refused_grant_stores_nothing(app: AccessApplication) -> None:
 def test_grant_allows_access_through_facts(app: AccessApplication) -> None:
     grant(app)
     assert decide_for(app, "TREAT", NOW + timedelta(hours=1)) == "grant"
+
+
+def test_a_grant_waits_for_the_directors_office(app: AccessApplication) -> None:
+    gid, _ = grant(app, confirm=False)
+    assert decide_for(app, "TREAT", NOW) == "grant_unconfirmed"
+    app.confirm(gid, "d-1", NOW, None, actor_roles=DIRECTOR)
+    assert decide_for(app, "TREAT", NOW) == "grant"
+
+
+def test_only_the_directors_office_confirms_or_declines(app: AccessApplication) -> None:
+    gid, _ = grant(app, confirm=False)
+    for act in (lambda: app.confirm(gid, "po-1", NOW, None, actor_roles=PO),
+                lambda: app.decline(gid, "po-1", "", NOW, actor_roles=PO)):
+        with pytest.raises(PermissionDenied) as caught:
+            act()
+        assert caught.value.rule == "director_only"
+    assert app.get_grant(gid).status(NOW) == "pending"
+
+
+def test_confirmation_is_refused_while_a_link_rule_forbids_it(app: AccessApplication) -> None:
+    gid, _ = grant(app, confirm=False)
+    with pytest.raises(LinkRefusal) as caught:
+        app.confirm(gid, "d-1", NOW, Decision(False, "self_access", "x"), actor_roles=DIRECTOR)
+    assert (caught.value.rule, caught.value.public_rule) == ("self_access", "sequestration")
+    assert app.get_grant(gid).status(NOW) == "pending"
+
+
+def test_a_decline_is_final_and_ends_a_confirmed_grant(app: AccessApplication) -> None:
+    gid, _ = grant(app)
+    app.decline(gid, "d-1", "linked", NOW + timedelta(hours=1), actor_roles=DIRECTOR)
+    assert decide_for(app, "TREAT", NOW + timedelta(hours=1)) == "grant_declined"
+    with pytest.raises(RuleViolation, match="declined"):
+        app.confirm(gid, "d-1", NOW + timedelta(hours=2), None, actor_roles=DIRECTOR)
+
+
+def test_a_grant_cannot_run_longer_than_a_year(app: AccessApplication) -> None:
+    with pytest.raises(OutOfRange, match="at most 366 days"):
+        grant(app, expires_at=NOW + timedelta(days=367), confirm=False)
+    assert app.facts_for("clin-1", CHART) == ((), ())
 
 
 def test_revoke_takes_effect_immediately(app: AccessApplication) -> None:
@@ -156,15 +207,15 @@ def test_break_glass_limit_setting_is_bounded(memory_system: System, minutes: in
         AccessApplication(memory_system.infrastructure, break_glass_minutes=minutes)
 
 
-@pytest.mark.parametrize("roles", [{"clinician"}, {"peer_staff"}])
-def test_break_glass_by_clinical_staff(app: AccessApplication, roles: set[str]) -> None:
-    bid, _ = break_glass(app, actor_roles=frozenset(roles))
+def test_break_glass_by_a_clinician(app: AccessApplication) -> None:
+    bid, _ = break_glass(app, actor_roles=CLINICIAN)
     assert app.get_break_glass(bid).flagged
 
 
-def test_break_glass_refused_to_other_roles(app: AccessApplication) -> None:
+@pytest.mark.parametrize("roles", [{"peer_staff"}, {"privacy_officer", "director"}])
+def test_break_glass_refused_to_other_roles(app: AccessApplication, roles: set[str]) -> None:
     with pytest.raises(PermissionDenied) as caught:
-        break_glass(app, actor_roles=frozenset({"privacy_officer", "director"}))
+        break_glass(app, actor_roles=frozenset(roles))
     assert caught.value.rule == "clinician_only"
 
 
@@ -173,11 +224,32 @@ def test_break_glass_allows_emergency_access_through_facts(app: AccessApplicatio
     assert decide_for(app, "ETREAT", NOW + timedelta(hours=1)) == "break_glass"
 
 
-def test_break_glass_does_not_override_group_co_member(app: AccessApplication) -> None:
-    break_glass(app)
-    span = (GroupSpan("g1", date(2025, 1, 1)),)
-    rule = decide_for(app, "ETREAT", NOW, principal_client_groups=span, subject_groups=span)
-    assert rule == "group_co_member"
+def test_an_inappropriate_use_ends_it_and_blocks_the_clinician(app: AccessApplication) -> None:
+    bid, _ = break_glass(app)
+    later = NOW + timedelta(minutes=10)
+    app.review_break_glass(bid, "po-1", "inappropriate", "no emergency", later, actor_roles=PO)
+    assert decide_for(app, "ETREAT", later) == "no_grant"
+    assert decide_for(app, "ETREAT", later - timedelta(minutes=1)) == "break_glass"
+    assert app.is_blocked("clin-1") and not app.is_blocked("clin-2")
+
+
+def test_the_privacy_officer_lifts_a_block(app: AccessApplication) -> None:
+    bid, _ = break_glass(app)
+    app.review_break_glass(bid, "po-1", "inappropriate", "no emergency", NOW, actor_roles=PO)
+    with pytest.raises(RuleViolation, match="its own block"):
+        app.lift_block("clin-1", "clin-1", "mine", NOW, actor_roles=PO)
+    with pytest.raises(PermissionDenied):
+        app.lift_block("clin-1", "d-1", "retrained", NOW, actor_roles=DIRECTOR)
+    app.lift_block("clin-1", "po-1", "retrained", NOW, actor_roles=PO)
+    assert not app.is_blocked("clin-1")
+    with pytest.raises(RuleViolation, match="not blocked"):
+        app.lift_block("clin-1", "po-1", "again", NOW, actor_roles=PO)
+
+
+def test_an_appropriate_use_blocks_nothing(app: AccessApplication) -> None:
+    bid, _ = break_glass(app)
+    app.review_break_glass(bid, "po-1", "appropriate", "", NOW, actor_roles=PO)
+    assert not app.is_blocked("clin-1")
 
 
 def test_review_is_stored(app: AccessApplication) -> None:

@@ -1,4 +1,5 @@
-"""The policy decision point: every rule allowing and refusing, and their order."""
+"""The policy decision point: every rule allowing and refusing, and their order; the
+link rules (for the Director's office and break-glass) apart from read decisions."""
 
 from __future__ import annotations
 
@@ -14,10 +15,14 @@ from domain.access.policy import (
     Decision,
     GrantFact,
     GroupSpan,
+    LinkFacts,
     Principal,
     Target,
     check_purpose,
     decide,
+    decide_break_glass,
+    link_denial,
+    public_rule,
 )
 from domain.errors import InvalidInput
 
@@ -25,21 +30,18 @@ NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 TODAY = NOW.date()
 PRINCIPAL = Principal("rss-007", frozenset({"peer_staff"}))
 TREAT = Target("SQ-7F3K-Q9XM", "TREAT")
-LIVE_GRANT = GrantFact("g-live", "read", "TREAT", NOW + timedelta(days=30))
-LIVE_WRITE_GRANT = GrantFact("g-write", "write", "TREAT", NOW + timedelta(days=30))
+CONFIRMED = NOW - timedelta(days=1)
+LIVE_GRANT = GrantFact("g-live", "read", "TREAT", NOW + timedelta(days=30), confirmed_at=CONFIRMED)
+LIVE_WRITE_GRANT = GrantFact("g-write", "write", "TREAT", NOW + timedelta(days=30),
+                             confirmed_at=CONFIRMED)
 LIVE_BREAK_GLASS = BreakGlassFact(
     "bg-1", "ETREAT", NOW - timedelta(hours=1), NOW + timedelta(hours=3)
 )
 
 
 def facts(**changes: object) -> AccessFacts:
-    """A principal with an agreement, no link to the subject, and one live read grant."""
-    base = AccessFacts(
-        principal_link="h-principal",
-        subject_link="h-subject",
-        has_current_agreement=True,
-        grants=(LIVE_GRANT,),
-    )
+    """A principal with an agreement and one live (confirmed) read grant."""
+    base = AccessFacts(has_current_agreement=True, grants=(LIVE_GRANT,))
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
@@ -108,6 +110,32 @@ def test_a_live_grant_wins_over_dead_ones() -> None:
     assert (d.allowed, d.grant_id) == (True, "g-live")
 
 
+def test_a_grant_counts_only_once_the_directors_office_confirms_it() -> None:
+    pending = replace(LIVE_GRANT, confirmed_at=None)
+    d = decide_now(facts(grants=(pending,)))
+    assert (d.allowed, d.rule, d.grant_id) == (False, "grant_unconfirmed", "g-live")
+    assert not decide_now(facts(grants=(replace(LIVE_GRANT, confirmed_at=NOW + timedelta(1)),))).allowed
+
+
+def test_a_declined_grant_denies_without_a_reason() -> None:
+    declined = replace(LIVE_GRANT, declined_at=NOW - timedelta(hours=1))
+    d = decide_now(facts(grants=(declined,)))
+    assert (d.allowed, d.rule) == (False, "grant_declined")
+    assert "reason" not in d.explanation
+
+
+def test_a_pending_grant_that_expired_reads_as_expired() -> None:
+    pending = replace(LIVE_GRANT, confirmed_at=None, expires_at=NOW - timedelta(hours=1))
+    assert decide_now(facts(grants=(pending,))).rule == "grant_expired"
+
+
+def test_grant_status_names_each_state() -> None:
+    assert [replace(LIVE_GRANT, **c).status(NOW) for c in (
+        {}, {"confirmed_at": None}, {"expires_at": NOW}, {"declined_at": NOW},
+        {"revoked_at": NOW},
+    )] == ["live", "pending", "expired", "declined", "revoked"]
+
+
 def test_most_recently_ended_grant_names_the_denial() -> None:
     expired = replace(LIVE_GRANT, grant_id="g-exp", expires_at=NOW - timedelta(days=1))
     revoked = replace(LIVE_GRANT, grant_id="g-rev", revoked_at=NOW - timedelta(days=5))
@@ -147,26 +175,19 @@ def test_break_glass_does_not_cover_non_emergency_purpose() -> None:
 
 
 def test_live_grant_is_preferred_to_break_glass() -> None:
-    grant = GrantFact("g-e", "read", "ETREAT", NOW + timedelta(days=1))
+    grant = GrantFact("g-e", "read", "ETREAT", NOW + timedelta(days=1), confirmed_at=CONFIRMED)
     f = facts(grants=(grant,), break_glass=(LIVE_BREAK_GLASS,))
     d = decide_now(f, target=Target("SQ-1", "ETREAT"))
     assert (d.rule, d.break_glass) == ("grant", False)
 
 
-# --- deny rules ----------------------------------------------------------------------
+# --- a read or write decision never looks at a link ----------------------------------
 
 
-def test_self_access_denies_despite_live_grant() -> None:
-    d = decide_now(facts(subject_link="h-principal"))
-    assert (d.allowed, d.rule) == (False, "self_access")
-
-
-def test_different_links_do_not_trigger_self_access() -> None:
-    assert decide_now(facts(subject_link="h-other")).allowed
-
-
-def test_unlinked_subject_does_not_trigger_self_access() -> None:
-    assert decide_now(facts(subject_link=None)).allowed
+def test_decide_takes_no_link_facts() -> None:
+    """The signature is the guarantee: nothing about a link can reach a decision."""
+    assert set(AccessFacts.__dataclass_fields__) == {"has_current_agreement", "grants",
+                                                     "break_glass"}
 
 
 def test_missing_agreement_denies_despite_live_grant() -> None:
@@ -174,136 +195,147 @@ def test_missing_agreement_denies_despite_live_grant() -> None:
     assert (d.allowed, d.rule) == (False, "no_confidentiality_agreement")
 
 
-def co_member_facts(mine: GroupSpan, theirs: GroupSpan) -> AccessFacts:
-    return facts(principal_client_groups=(mine,), subject_groups=(theirs,))
+def test_missing_agreement_denies_despite_live_break_glass() -> None:
+    f = facts(has_current_agreement=False, break_glass=(LIVE_BREAK_GLASS,))
+    assert decide_now(f, target=Target("SQ-1", "ETREAT")).rule == "no_confidentiality_agreement"
 
 
-def test_current_group_co_member_is_denied() -> None:
-    f = co_member_facts(GroupSpan("g1", date(2025, 1, 1)), GroupSpan("g1", date(2024, 6, 1)))
-    d = decide_now(f)
-    assert (d.allowed, d.rule) == (False, "group_co_member")
+# --- the link rules (Director's office: confirmation and its review; break-glass) -------
 
 
-def test_co_member_denied_when_subject_left_during_overlap() -> None:
+def links(**changes: object) -> LinkFacts:
+    base = LinkFacts(principal_link="h-principal", subject_link="h-subject")
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def link_rule(f: LinkFacts, purpose: str = "TREAT") -> str | None:
+    denial = link_denial(Target("SQ-1", purpose), f, TODAY)
+    return None if denial is None else denial.rule
+
+
+def test_self_access_forbids() -> None:
+    assert link_rule(links(subject_link="h-principal")) == "self_access"
+
+
+def test_different_links_do_not_trigger_self_access() -> None:
+    assert link_rule(links(subject_link="h-other")) is None
+
+
+def test_unlinked_subject_does_not_trigger_self_access() -> None:
+    assert link_rule(links(subject_link=None)) is None
+
+
+def co_member(mine: GroupSpan, theirs: GroupSpan) -> LinkFacts:
+    return links(principal_client_groups=(mine,), subject_groups=(theirs,))
+
+
+def test_current_group_co_member_is_forbidden() -> None:
+    f = co_member(GroupSpan("g1", date(2025, 1, 1)), GroupSpan("g1", date(2024, 6, 1)))
+    assert link_rule(f) == "group_co_member"
+
+
+def test_co_member_forbidden_when_subject_left_during_overlap() -> None:
     theirs = GroupSpan("g1", date(2024, 6, 1), date(2025, 1, 15))
-    assert decide_now(co_member_facts(GroupSpan("g1", date(2025, 1, 1)), theirs)).rule == (
-        "group_co_member"
-    )
+    assert link_rule(co_member(GroupSpan("g1", date(2025, 1, 1)), theirs)) == "group_co_member"
 
 
-def test_principal_who_left_the_group_is_not_denied() -> None:
+def test_principal_who_left_the_group_is_not_forbidden() -> None:
     mine = GroupSpan("g1", date(2024, 1, 1), TODAY - timedelta(days=1))
-    assert decide_now(co_member_facts(mine, GroupSpan("g1", date(2024, 1, 1)))).allowed
+    assert link_rule(co_member(mine, GroupSpan("g1", date(2024, 1, 1)))) is None
 
 
-def test_principal_in_group_on_its_last_day_is_still_denied() -> None:
+def test_principal_in_group_on_its_last_day_is_still_forbidden() -> None:
     mine = GroupSpan("g1", date(2024, 1, 1), TODAY)
-    assert not decide_now(co_member_facts(mine, GroupSpan("g1", date(2024, 1, 1)))).allowed
+    assert link_rule(co_member(mine, GroupSpan("g1", date(2024, 1, 1)))) == "group_co_member"
 
 
-def test_same_group_without_overlap_is_not_denied() -> None:
+def test_same_group_without_overlap_is_not_forbidden() -> None:
     theirs = GroupSpan("g1", date(2023, 1, 1), date(2023, 12, 31))
-    assert decide_now(co_member_facts(GroupSpan("g1", date(2024, 1, 1)), theirs)).allowed
+    assert link_rule(co_member(GroupSpan("g1", date(2024, 1, 1)), theirs)) is None
 
 
-def test_different_groups_are_not_denied() -> None:
-    f = co_member_facts(GroupSpan("g1", date(2024, 1, 1)), GroupSpan("g2", date(2024, 1, 1)))
-    assert decide_now(f).allowed
+def test_different_groups_are_not_forbidden() -> None:
+    f = co_member(GroupSpan("g1", date(2024, 1, 1)), GroupSpan("g2", date(2024, 1, 1)))
+    assert link_rule(f) is None
 
 
-def test_supervisor_denied_clinical_access() -> None:
-    d = decide_now(facts(supervisee_links=frozenset({"h-subject"})))
-    assert (d.allowed, d.rule) == (False, "supervisor_as_clinician")
+def test_supervisor_forbidden_clinical_access() -> None:
+    assert link_rule(links(supervisee_links=frozenset({"h-subject"}))) == "supervisor_as_clinician"
 
 
-def test_supervisor_allowed_non_clinical_access_with_grant() -> None:
-    grant = GrantFact("g-ops", "read", "HOPERAT", NOW + timedelta(days=1))
-    f = facts(supervisee_links=frozenset({"h-subject"}), grants=(grant,))
-    assert decide_now(f, target=Target("SQ-1", "HOPERAT")).allowed
+def test_supervisor_allowed_non_clinical_access() -> None:
+    assert link_rule(links(supervisee_links=frozenset({"h-subject"})), "HOPERAT") is None
 
 
-def test_supervising_someone_else_does_not_deny() -> None:
-    assert decide_now(facts(supervisee_links=frozenset({"h-other"}))).allowed
+def test_supervising_someone_else_does_not_forbid() -> None:
+    assert link_rule(links(supervisee_links=frozenset({"h-other"}))) is None
 
 
-# --- order ---------------------------------------------------------------------------
+def test_link_rules_are_evaluated_in_order() -> None:
+    f = co_member(GroupSpan("g1", date(2024, 1, 1)), GroupSpan("g1", date(2024, 1, 1)))
+    assert link_rule(replace(f, supervisee_links=frozenset({"h-subject"}))) == "group_co_member"
+    assert link_rule(replace(f, subject_link="h-principal")) == "self_access"
 
 
-def test_self_access_is_evaluated_before_missing_agreement() -> None:
-    d = decide_now(facts(subject_link="h-principal", has_current_agreement=False))
-    assert d.rule == "self_access"
+# --- break-glass ---------------------------------------------------------------------
 
 
-def test_missing_agreement_is_evaluated_before_group_co_member() -> None:
-    f = co_member_facts(GroupSpan("g1", date(2024, 1, 1)), GroupSpan("g1", date(2024, 1, 1)))
-    assert decide_now(replace(f, has_current_agreement=False)).rule == (
-        "no_confidentiality_agreement"
-    )
+def glass(f: AccessFacts | None = None, lf: LinkFacts | None = None, *, charts: bool = True,
+          blocked: bool = False, purpose: str = "ETREAT") -> Decision:
+    return decide_break_glass(Target("SQ-1", purpose), f or facts(grants=()), lf or links(),
+                              charts=charts, blocked=blocked, now=NOW)
 
 
-def test_group_co_member_is_evaluated_before_supervisor_as_clinician() -> None:
-    f = co_member_facts(GroupSpan("g1", date(2024, 1, 1)), GroupSpan("g1", date(2024, 1, 1)))
-    f = replace(f, supervisee_links=frozenset({"h-subject"}))
-    assert decide_now(f).rule == "group_co_member"
+def test_break_glass_is_allowed_to_a_charting_clinician_with_an_agreement() -> None:
+    d = glass()
+    assert (d.allowed, d.rule, d.break_glass) == (True, "break_glass", True)
 
 
 @pytest.mark.parametrize(
-    "changes",
+    ("kwargs", "rule"),
     [
-        {"subject_link": "h-principal"},
-        {"has_current_agreement": False},
-        {
-            "principal_client_groups": (GroupSpan("g1", date(2024, 1, 1)),),
-            "subject_groups": (GroupSpan("g1", date(2024, 1, 1)),),
-        },
-        {"supervisee_links": frozenset({"h-subject"})},
+        ({"lf": links(subject_link="h-principal")}, "self_access"),
+        ({"f": facts(has_current_agreement=False)}, "no_confidentiality_agreement"),
+        ({"lf": co_member(GroupSpan("g1", date(2024, 1, 1)), GroupSpan("g1", date(2024, 1, 1)))},
+         "group_co_member"),
+        ({"lf": links(supervisee_links=frozenset({"h-subject"}))}, "supervisor_as_clinician"),
+        ({"charts": False}, "not_charting_title"),
+        ({"blocked": True}, "break_glass_blocked"),
     ],
-    ids=["self", "agreement", "co_member", "supervisor"],
+    ids=["self", "agreement", "co_member", "supervisor", "title", "blocked"],
 )
-def test_break_glass_never_overrides_a_deny_rule(changes: dict[str, object]) -> None:
-    f = replace(facts(break_glass=(LIVE_BREAK_GLASS,)), **changes)  # type: ignore[arg-type]
-    d = decide_now(f, target=Target("SQ-1", "ETREAT"))
-    assert (d.allowed, d.break_glass) == (False, False)
+def test_break_glass_never_passes_a_deny_rule(kwargs: dict[str, object], rule: str) -> None:
+    d = glass(**kwargs)  # type: ignore[arg-type]
+    assert (d.allowed, d.rule, d.break_glass) == (False, rule, False)
+
+
+def test_break_glass_needs_an_emergency_purpose() -> None:
+    with pytest.raises(InvalidInput, match="not an emergency purpose"):
+        glass(purpose="TREAT")
 
 
 # --- what non-directors see ----------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "changes",
-    [
-        {"subject_link": "h-principal"},
-        {
-            "principal_client_groups": (GroupSpan("g1", date(2024, 1, 1)),),
-            "subject_groups": (GroupSpan("g1", date(2024, 1, 1)),),
-        },
-        {"supervisee_links": frozenset({"h-subject"})},
-    ],
-    ids=["self", "co_member", "supervisor"],
-)
-def test_public_view_of_a_sequestration_denial_is_generic(changes: dict[str, object]) -> None:
-    public = decide_now(replace(facts(), **changes)).public()  # type: ignore[arg-type]
-    assert public == Decision(False, "sequestration", SEQUESTRATION_EXPLANATION)
+@pytest.mark.parametrize("rule", ["self_access", "group_co_member", "supervisor_as_clinician",
+                                  "self_clinician"])
+def test_link_rules_read_as_sequestration_outside_the_directors_office(rule: str) -> None:
+    assert public_rule(rule) == "sequestration"
+    d = Decision(False, rule, "precise")
+    assert d.public() == Decision(False, "sequestration", SEQUESTRATION_EXPLANATION)
+    assert d.view_for(frozenset({"privacy_officer", "auditor"})).rule == "sequestration"
+    assert d.view_for(frozenset({"director"})).rule == rule
 
 
 def test_public_view_of_other_rules_is_unchanged() -> None:
     d = decide_now(facts(has_current_agreement=False))
-    assert d.public() == d
-
-
-def test_director_sees_the_deciding_rule() -> None:
-    d = decide_now(facts(subject_link="h-principal"))
-    assert d.view_for(frozenset({"director"})).rule == "self_access"
-
-
-def test_non_director_sees_the_generic_rule() -> None:
-    d = decide_now(facts(subject_link="h-principal"))
-    assert d.view_for(frozenset({"privacy_officer", "auditor"})).rule == "sequestration"
+    assert d.public() == d and public_rule(d.rule) == d.rule
 
 
 def test_explanations_contain_no_staff_id_or_link_hash() -> None:
-    d = decide_now(facts(subject_link="h-principal"))
-    assert "rss-007" not in d.explanation and "h-principal" not in d.explanation
+    denial = link_denial(Target("SQ-1", "TREAT"), links(subject_link="h-principal"), TODAY)
+    assert denial is not None
+    assert "rss-007" not in denial.explanation and "h-principal" not in denial.explanation
 
 
 # --- input ---------------------------------------------------------------------------

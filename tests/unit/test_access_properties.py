@@ -1,6 +1,7 @@
-"""Property tests: random histories of grants, revocations, break-glass, group
-participations, agreements, links and clock moves, checked after every step against
-an independent statement of the deny rules."""
+"""Property tests: random histories of grants, confirmations, declines, revocations,
+break-glass and its reviews, group participations, agreements, links and clock moves,
+checked after every step against an independent statement of the rules; and the
+noninterference of links with read and write decisions."""
 
 from __future__ import annotations
 
@@ -19,9 +20,12 @@ from domain.access.policy import (
     AccessFacts,
     Decision,
     GroupSpan,
+    LinkFacts,
     Principal,
     Target,
     decide,
+    decide_break_glass,
+    link_denial,
 )
 
 START = datetime(2025, 1, 1, 9, 0, tzinfo=UTC)
@@ -49,14 +53,18 @@ class World:
 
     def facts(self) -> AccessFacts:
         return AccessFacts(
+            has_current_agreement=self.agreement,
+            grants=tuple(g.to_fact() for g in self.grants),
+            break_glass=tuple(b.to_fact() for b in self.uses),
+        )
+
+    def links(self) -> LinkFacts:
+        return LinkFacts(
             principal_link="P",
             subject_link=self.subject_link,
-            has_current_agreement=self.agreement,
             supervisee_links=frozenset({"S"} if self.supervises else {"X"}),
             principal_client_groups=tuple(self.mine),
             subject_groups=tuple(self.theirs),
-            grants=tuple(g.to_fact() for g in self.grants),
-            break_glass=tuple(b.to_fact() for b in self.uses),
         )
 
 
@@ -79,6 +87,14 @@ def apply(world: World, op: tuple[Any, ...]) -> None:
         g = world.grants[args[0] % len(world.grants)]
         if not g.is_revoked():
             g.revoke("po-1", "review", world.now)
+    elif kind in ("confirm", "decline") and world.grants:
+        g = world.grants[args[0] % len(world.grants)]
+        if g.status(world.now) == "pending" or (kind == "decline" and g.status(world.now) == "live"):
+            g.confirm("d-1", world.now) if kind == "confirm" else g.decline("d-1", "", world.now)
+    elif kind == "review" and world.uses:
+        b = world.uses[args[0] % len(world.uses)]
+        if not b.reviewed:
+            b.review("po-1", args[1], "notes", world.now)
     elif kind == "break_glass":
         purpose, minutes = args
         world.uses.append(
@@ -111,6 +127,11 @@ OPS = st.one_of(
     st.tuples(st.just("to_expiry"), st.integers(min_value=0, max_value=20)),
     st.tuples(st.just("grant"), st.sampled_from(["read", "write"]), st.sampled_from(GRANTABLE), minutes),
     st.tuples(st.just("revoke"), st.integers(min_value=0, max_value=20)),
+    st.tuples(st.just("confirm"), st.integers(min_value=0, max_value=20)),
+    st.tuples(st.just("confirm"), st.integers(min_value=0, max_value=20)),
+    st.tuples(st.just("decline"), st.integers(min_value=0, max_value=20)),
+    st.tuples(st.just("review"), st.integers(min_value=0, max_value=20),
+              st.sampled_from(["appropriate", "inappropriate"])),
     st.tuples(st.just("break_glass"), st.sampled_from(["ETREAT", "BTG"]), minutes),
     st.tuples(
         st.just("join"),
@@ -126,12 +147,10 @@ OPS = st.one_of(
 HISTORIES = st.lists(OPS, min_size=1, max_size=25)
 
 
-def expected_denial(world: World, purpose: str) -> str | None:
-    """The deny rules, restated independently of the implementation, in order."""
+def expected_link_rule(world: World, purpose: str) -> str | None:
+    """The link rules, restated independently of the implementation, in order."""
     if world.subject_link == "P":
         return "self_access"
-    if not world.agreement:
-        return "no_confidentiality_agreement"
     if co_member(world):
         return "group_co_member"
     if world.supervises and world.subject_link == "S" and purpose in CLINICAL_PURPOSES:
@@ -171,57 +190,82 @@ def replay(history: list[tuple[Any, ...]], check: Any) -> None:
             check(world, action, purpose, decision)
 
 
-@settings(max_examples=200, deadline=None)
-@given(HISTORIES)
-def test_no_access_while_a_deny_rule_holds(history: list[tuple[Any, ...]]) -> None:
-    def check(world: World, action: str, purpose: str, decision: Decision) -> None:
-        expected = expected_denial(world, purpose)
-        if expected is not None:
-            assert (decision.allowed, decision.rule, decision.break_glass) == (
-                False,
-                expected,
-                False,
-            )
-
-    replay(history, check)
+def usable(world: World, action: str, purpose: str) -> list[Grant]:
+    """Grants that may allow: confirmed, not declined or revoked, not expired, matching."""
+    return [
+        g for g in world.grants
+        if g.confirmed_at is not None and g.declined_at is None and not g.is_revoked()
+        and world.now < g.expires_at and g.purpose == purpose
+        and (action == "read" or g.scope == "write")
+    ]  # fmt: skip
 
 
 @settings(max_examples=200, deadline=None)
 @given(HISTORIES)
-def test_revoked_or_expired_grant_never_allows(history: list[tuple[Any, ...]]) -> None:
-    def check(world: World, action: str, purpose: str, decision: Decision) -> None:
-        by_id = {str(g.id): g for g in world.grants}
-        if decision.rule == "grant":
-            used = by_id[decision.grant_id or ""]
-            assert not used.is_revoked() and world.now < used.expires_at
-            assert used.purpose == purpose and (action == "read" or used.scope == "write")
-        live = [
-            g
-            for g in world.grants
-            if not g.is_revoked()
-            and world.now < g.expires_at
-            and g.purpose == purpose
-            and (action == "read" or g.scope == "write")
-        ]
-        if not live and decision.allowed:
-            assert decision.rule == "break_glass"
-            assert purpose in {"ETREAT", "BTG"}
-            assert any(b.invoked_at <= world.now < b.expires_at for b in world.uses)
-
-    replay(history, check)
-
-
-@settings(max_examples=200, deadline=None)
-@given(HISTORIES)
-def test_public_view_of_sequestration_denials_is_identical(
+def test_access_only_through_a_confirmed_live_grant_or_live_break_glass(
     history: list[tuple[Any, ...]],
 ) -> None:
     def check(world: World, action: str, purpose: str, decision: Decision) -> None:
-        if decision.rule in LINK_RULES:
-            assert decision.public() == GENERIC
-            assert decision.view_for({"auditor", "privacy_officer"}) == GENERIC
-            assert decision.view_for({"director"}) == decision
-        else:
-            assert decision.public() == decision
+        if not world.agreement:
+            assert (decision.allowed, decision.rule) == (False, "no_confidentiality_agreement")
+            return
+        live = usable(world, action, purpose)
+        if decision.rule == "grant":
+            assert decision.grant_id in {str(g.id) for g in live}
+        if not live and decision.allowed:
+            assert decision.rule == "break_glass"
+            assert purpose in {"ETREAT", "BTG"}
+            assert any(b.invoked_at <= world.now < b.expires_at
+                       and b.review_outcome != "inappropriate" for b in world.uses)
+        if live:
+            assert decision.allowed
 
     replay(history, check)
+
+
+LINK_OPS = frozenset({"join", "subject_link", "supervise"})
+
+
+def shapes(world: World) -> list[tuple[object, ...]]:
+    """Each decision but its ids (grant and break-glass ids are uuid4s in each world)."""
+    return [(a, p, d.allowed, d.rule, d.break_glass) for a, p, d in decisions(world)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(HISTORIES)
+def test_read_and_write_decisions_never_depend_on_a_link(history: list[tuple[Any, ...]]) -> None:
+    """Noninterference at the decision point: the same history without any of its link
+    changes gives the same decisions after every step."""
+    linked, unlinked = World(), World(subject_link=None)
+    for op in history:
+        for world in (linked, unlinked) if op[0] not in LINK_OPS else (linked,):
+            apply(world, op)
+        unlinked.now = linked.now
+        assert shapes(linked) == shapes(unlinked)
+
+
+@settings(max_examples=200, deadline=None)
+@given(HISTORIES)
+def test_link_rules_match_their_statement_and_bind_break_glass(
+    history: list[tuple[Any, ...]],
+) -> None:
+    world = World()
+    for op in history:
+        apply(world, op)
+        for purpose in ASKED:
+            expected = expected_link_rule(world, purpose)
+            denial = link_denial(Target("SQ-1", purpose), world.links(), world.now.date())
+            assert (None if denial is None else denial.rule) == expected
+        for purpose in ("ETREAT", "BTG"):
+            glass = decide_break_glass(Target("SQ-1", purpose), world.facts(), world.links(),
+                                       charts=True, blocked=False, now=world.now)
+            expected = expected_link_rule(world, purpose)
+            if not world.agreement:
+                expected = "no_confidentiality_agreement"
+            assert glass.allowed == (expected is None)
+            if expected is not None:
+                assert glass.rule == expected
+                public = glass.public()
+                assert public.rule in {"sequestration", "no_confidentiality_agreement"}
+                if public.rule == "sequestration":
+                    assert public == GENERIC

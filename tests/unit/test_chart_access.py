@@ -1,6 +1,7 @@
 """Chart access decided from real staff, subjects and grants (in memory).
 
-The three link rules must look identical to anyone but the Director's office.
+Reads are decided on confirmed grants, agreements and break-glass only; the three link
+rules bind the Director's office's confirmation (and its review queue) and break-glass.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from domain.access import AccessApplication
 from domain.access.facts import ChartAsk
 from domain.access.policy import Decision, Principal
 from domain.base import DecodedCache
-from domain.errors import DataShredded, NotFound
+from domain.errors import DataShredded, LinkRefusal, NotFound
 from domain.staff.application import StaffApplication
 from ops.bootstrap import System
 from tests import canaries
@@ -49,12 +50,25 @@ def enrol(system: System, staff_id: str | None, category: str = "employee") -> s
     return pseudonym
 
 
-def grant(system: System, grantee: str, pseudonym: str, purpose: str = "TREAT") -> None:
+def grant(system: System, grantee: str, pseudonym: str, purpose: str = "TREAT",
+          confirm: bool = True) -> Any:
+    """A grant, confirmed by the Director's office (which checks the link rules first)."""
     subject = system.subjects.get(pseudonym)
-    system.access.grant(
+    gid, _ = system.access.grant(
         grantee, pseudonym, subject.id, "write", purpose, NOW + timedelta(days=30),
         "treating clinician", "PO", NOW - timedelta(days=1), actor_roles=["privacy_officer"],
     )
+    if confirm:
+        denial = system.chart_access.link_denial(grantee, pseudonym, purpose, NOW.date())
+        system.access.confirm(gid, "D-1", NOW - timedelta(hours=20), denial,
+                              actor_roles=["director"])
+    return gid
+
+
+def refused_confirmation(system: System, grantee: str, pseudonym: str) -> str:
+    with pytest.raises(LinkRefusal) as caught:
+        grant(system, grantee, pseudonym)
+    return caught.value.rule
 
 
 def decide(system: System, who: str, pseudonym: str, purpose: str = "TREAT") -> Decision:
@@ -75,15 +89,17 @@ def test_no_grant_is_denied(agency: System) -> None:
 
 def test_staff_never_read_their_own_chart_even_with_a_grant(agency: System) -> None:
     pseudonym = enrol(agency, "R-1")
-    grant(agency, "R-1", pseudonym)
+    assert refused_confirmation(agency, "R-1", pseudonym) == "self_access"
     decision = decide(agency, "R-1", pseudonym)
-    assert (decision.allowed, decision.rule) == (False, "self_access")
+    assert (decision.allowed, decision.rule) == (False, "grant_unconfirmed")
 
 
 def test_supervisor_is_refused_clinical_access(agency: System) -> None:
     pseudonym = enrol(agency, "R-1")
-    grant(agency, "M-1", pseudonym)
-    assert decide(agency, "M-1", pseudonym).rule == "supervisor_as_clinician"
+    assert refused_confirmation(agency, "M-1", pseudonym) == "supervisor_as_clinician"
+    assert not decide(agency, "M-1", pseudonym).allowed
+    grant(agency, "M-1", pseudonym, purpose="HOPERAT")  # not clinical: confirmed
+    assert decide(agency, "M-1", pseudonym, "HOPERAT").rule == "grant"
 
 
 def test_group_co_member_is_refused(agency: System) -> None:
@@ -91,8 +107,7 @@ def test_group_co_member_is_refused(agency: System) -> None:
     agency.subjects.add_group(own, "G-7", date(2026, 1, 1))
     other = enrol(agency, None, "public_figure")
     agency.subjects.add_group(other, "G-7", date(2026, 2, 1))
-    grant(agency, "C-1", other)
-    assert decide(agency, "C-1", other).rule == "group_co_member"
+    assert refused_confirmation(agency, "C-1", other) == "group_co_member"
 
 
 def test_without_a_current_agreement_access_is_refused(agency: System) -> None:
@@ -102,23 +117,20 @@ def test_without_a_current_agreement_access_is_refused(agency: System) -> None:
     assert decide(agency, "C-9", pseudonym).rule == "no_confidentiality_agreement"
 
 
-def test_link_denials_look_the_same_to_everyone_but_the_director(agency: System) -> None:
+def test_linked_and_unlinked_grantees_are_decided_alike(agency: System) -> None:
+    """A linked grantee's pending grant reads exactly as an unlinked one's."""
     own = enrol(agency, "C-1")
     agency.subjects.add_group(own, "G-7", date(2026, 1, 1))
     co_member = enrol(agency, None, "public_figure")
     agency.subjects.add_group(co_member, "G-7", date(2026, 2, 1))
-    supervised = enrol(agency, "R-1")
-    for who, pseudonym in (("C-1", co_member), ("C-1", own), ("M-1", supervised)):
-        grant(agency, who, pseudonym)
-    denials = [decide(agency, "C-1", co_member), decide(agency, "C-1", own),
-               decide(agency, "M-1", supervised)]
-    assert {d.rule for d in denials} == {"group_co_member", "self_access", "supervisor_as_clinician"}
-    for roles in ({"privacy_officer"}, {"auditor"}, {"clinician"}, {"manager"}):
-        views = {(d.view_for(frozenset(roles)).rule, d.view_for(frozenset(roles)).explanation)
-                 for d in denials}
-        assert len(views) == 1 and next(iter(views))[0] == "sequestration"
-    assert {d.view_for(frozenset({"director"})).rule for d in denials} == {
-        "group_co_member", "self_access", "supervisor_as_clinician"}
+    supervised, stranger = enrol(agency, "R-1"), enrol(agency, None, "public_figure")
+    asks = (("C-1", co_member), ("C-1", own), ("M-1", supervised), ("C-1", stranger))
+    for who, pseudonym in asks:
+        grant(agency, who, pseudonym, confirm=False)
+    denials = [decide(agency, who, pseudonym) for who, pseudonym in asks]
+    assert {(d.allowed, d.rule) for d in denials} == {(False, "grant_unconfirmed")}
+    assert [agency.chart_access.link_denial(w, p, "TREAT", NOW.date()) is not None
+            for w, p in asks] == [True, True, True, False]
 
 
 def test_the_link_is_stored_only_as_a_keyed_hash(agency: System) -> None:
@@ -141,11 +153,15 @@ def test_decisions_follow_changes_recorded_elsewhere(agency: System) -> None:
         NOW + timedelta(days=30), "treating clinician", "PO", NOW - timedelta(days=1),
         actor_roles=["privacy_officer"],
     )
+    assert decide(agency, "C-1", pseudonym).rule == "grant_unconfirmed"
+    access.confirm(grant_id, "D-1", NOW - timedelta(hours=2), None, actor_roles=["director"])
     assert decide(agency, "C-1", pseudonym).rule == "grant"
+    # A link that arises later goes before the Director's office, not into the read.
     staff.change_supervisor("R-1", "C-1")
-    assert decide(agency, "C-1", pseudonym).rule == "supervisor_as_clinician"
-    staff.change_supervisor("R-1", "M-1")
     assert decide(agency, "C-1", pseudonym).rule == "grant"
+    assert agency.chart_access.link_denial("C-1", pseudonym, "TREAT", NOW.date()) is not None
+    staff.change_supervisor("R-1", "M-1")
+    assert agency.chart_access.link_denial("C-1", pseudonym, "TREAT", NOW.date()) is None
     access.revoke(grant_id, "PO", "left the team", NOW - timedelta(hours=1),
                   actor_roles=["privacy_officer"])
     assert decide(agency, "C-1", pseudonym).rule == "grant_revoked"
@@ -192,8 +208,8 @@ def test_the_chart_read_with_a_decision_is_given_only_when_the_decision_allows(
     grant(agency, "C-1", pseudonym)
     allowed = assessed("C-1")
     assert allowed.decision.allowed and allowed.chart.__dict__ == agency.charts.get(pseudonym).__dict__
-    grant(agency, "R-1", pseudonym)
-    assert assessed("R-1").chart is None  # self access: never, grant or not
+    grant(agency, "R-1", pseudonym, confirm=False)  # self access: never confirmed
+    assert assessed("R-1").chart is None
 
 
 def test_deciding_several_at_once_decides_each_as_alone(agency: System) -> None:
@@ -203,7 +219,7 @@ def test_deciding_several_at_once_decides_each_as_alone(agency: System) -> None:
     for pseudonym in (own, other):
         agency.charts.open(pseudonym, agency.subjects.get(pseudonym).id, HIRED)
     grant(agency, "C-1", other)
-    grant(agency, "R-1", own)
+    grant(agency, "R-1", own, confirm=False)
     asks = [ChartAsk(Principal(who, frozenset(agency.staff.get(who).roles)), action, pseudonym,
                      purpose, NOW, with_chart=True)
             for who in ("C-1", "R-1", "M-1", "PO")
