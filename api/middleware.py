@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import audit, errors
+from api.schemas.common import ID_PATTERN, PSEUDONYM_PATTERN
 
 log = structlog.get_logger("sequester.api")
 access_log = logging.getLogger("sequester.api")
@@ -37,6 +38,28 @@ def route_template(scope: Scope) -> str:
     path = getattr(scope.get("route"), "path", None)
     method = scope.get("method", "")
     return f"{method} {path}" if path else f"{method} (unknown route)"
+
+
+#: Path parameters that name what a request is about, in the order a target is taken,
+#: each with the form it must have (anything else a client typed is never recorded).
+UUID_FORM = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
+TARGET_PARAMS = (
+    ("pseudonym", re.compile(PSEUDONYM_PATTERN)), ("grant_id", UUID_FORM),
+    ("break_glass_id", UUID_FORM), ("case_id", UUID_FORM), ("request_id", UUID_FORM),
+    ("staff_id", re.compile(ID_PATTERN)), ("team_id", re.compile(ID_PATTERN)),
+)
+
+
+def target_of(scope: Scope) -> str:
+    """What a request is about, from its matched route's path parameters: a request
+    refused before its handler ran (by role, by validation) is still recorded against
+    its target, so the subject's access report shows the attempt."""
+    params = scope.get("path_params") or {}
+    for name, form in TARGET_PARAMS:
+        value = str(params.get(name, ""))
+        if form.match(value):
+            return value
+    return ""
 
 
 def header(scope: Scope, wanted: bytes) -> str | None:
@@ -118,6 +141,7 @@ class AuditedRequests:
     async def store(scope: Scope, record: audit.RequestAudit, status: int) -> bool:
         """Store the request's record from its status; False if it could not be written."""
         record.action = record.action or route_template(scope)
+        record.target = record.target or target_of(scope)
         entry = record.entry(audit.decision_for(status), str(status), rule=record.rule or "http")
         try:
             await run_in_threadpool(scope["app"].state.system.audit.record, entry)

@@ -322,9 +322,10 @@ def charts_to_write(system: System, count: int) -> list[str]:
                                              enrolled_on=now.date())
         subject_id = system.subjects.get(pseudonym).id
         system.charts.open(pseudonym, subject_id, now.date())
-        system.access.grant("C-002", pseudonym, subject_id, "write", "TREAT",
-                            now + timedelta(days=1), "bench", "PO-01", now,
-                            actor_roles=["privacy_officer"])
+        grant_id, _ = system.access.grant("C-002", pseudonym, subject_id, "write", "TREAT",
+                                          now + timedelta(days=1), "bench", "PO-01", now,
+                                          actor_roles=["privacy_officer"])
+        system.access.confirm(grant_id, "D-001", now, None, actor_roles=["director"])
         pseudonyms.append(pseudonym)
     return pseudonyms
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -104,6 +105,18 @@ def ensure_postgres_schema(persistence_env: dict[str, str]) -> None:
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
 
 
+def owner_only(sqlite_path: str) -> None:
+    """The SQLite file (and its -wal and -shm files, which SQLite creates with the file's
+    own mode) readable by the service's user alone: created 0600, tightened if looser."""
+    if sqlite_path == ":memory:" or "mode=memory" in sqlite_path:
+        return
+    path = Path(sqlite_path)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for each in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if each.exists() and each.stat().st_mode & 0o077:
+            each.chmod(0o600)
+
+
 def build_factory(settings: Settings) -> tuple[InfrastructureFactory[Any], dict[str, str]]:
     env = settings.persistence_env()
     topic = RECORDER_TOPICS.get(env["PERSISTENCE_MODULE"])
@@ -111,6 +124,8 @@ def build_factory(settings: Settings) -> tuple[InfrastructureFactory[Any], dict[
         env["APPLICATION_RECORDER_TOPIC"] = topic
     if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
         ensure_postgres_schema(env)
+    if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
+        owner_only(env["SQLITE_DBNAME"])
     factory = InfrastructureFactory.construct(Environment("sequester", env))
     return factory, env
 

@@ -91,18 +91,27 @@ def _subjects(system: System, now: datetime) -> list[str]:
 
 
 def _access(system: System, pseudonyms: list[str], now: datetime) -> None:
+    """Grants by the privacy officer, confirmed by the Director's office, except two the
+    link rules forbid: Riley's (it attends the public figure's group) waits in the
+    Director's office's queue, and Noor's on its own relative's chart was declined."""
     riley, quinn, ellis, figure, _ = pseudonyms
-    po = ["privacy_officer"]
-    for grantee, pseudonym, scope in (
-        ("C-002", riley, "write"), ("C-001", quinn, "write"), ("C-001", figure, "write"),
-        ("R-001", figure, "read"),  # refused anyway: Riley attends the same group
-        ("C-003", ellis, "read"),
+    po, director = ["privacy_officer"], ["director"]
+    for grantee, pseudonym, scope, then in (
+        ("C-002", riley, "write", "confirm"), ("C-001", quinn, "write", "confirm"),
+        ("C-001", figure, "write", "confirm"),
+        ("R-001", figure, "read", "wait"),  # group co-member: the Director's office sees why
+        ("C-003", ellis, "read", "decline"),  # the employee's own relative
     ):
         subject_id = system.subjects.get(pseudonym).id
-        system.access.grant(
+        grant_id, _ = system.access.grant(
             grantee, pseudonym, subject_id, scope, "TREAT", now + timedelta(days=180),
             "treating clinician of record", "PO-01", now, actor_roles=po,
         )
+        if then == "confirm":
+            system.access.confirm(grant_id, "D-001", now, None, actor_roles=director)
+        elif then == "decline":
+            system.access.decline(grant_id, "D-001", "staff relative", now,
+                                  actor_roles=director)
     system.access.invoke_break_glass(
         "C-003", quinn, system.subjects.get(quinn).id, "ETREAT",
         "after-hours crisis call; assigned clinician unreachable", now, actor_roles=["clinician"],

@@ -108,5 +108,5 @@ class Settings(BaseSettings):
         if not path:
             raise InvalidInput("SEQUESTER_DATABASE_URL sqlite:/// needs a file path")
         if path != ":memory:" and "mode=memory" not in path:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         return path

@@ -10,6 +10,7 @@ states `fold(row, event)`, which unit tests exercise without a database.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
@@ -18,6 +19,7 @@ from uuid import UUID
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.utils import get_topic
 
+from projections.sealing import Seal, Unseal
 from projections.tables import Table, Tx
 
 Event = DomainEventProtocol[UUID]
@@ -70,13 +72,45 @@ def aggregate_ids(events: Iterable[Event]) -> list[str]:
 
 
 class FoldProjection(Projection):
-    """One row per aggregate, folded from its events in log order."""
+    """One row per aggregate, folded from its events in log order.
+
+    The columns named in `sealed` are kept as one `body` blob sealed under the row's
+    subject's data key (`projections.sealing`), so a database dump without keys shows
+    none of them and a shredded subject's become unreadable; `fold` and the queries
+    see them in clear (`opened`)."""
 
     table: ClassVar[Table]
+    sealed: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, seal: Seal | None = None, unseal: Unseal | None = None) -> None:
+        self.seal, self.unseal = seal, unseal
 
     @property
     def tables(self) -> tuple[Table, ...]:  # type: ignore[override]
         return (self.table,)
+
+    def _aad(self, row: Row) -> bytes:
+        return f"sequester.{self.table.name}.body|{row[self.table.key]}".encode()
+
+    def opened(self, row: Row) -> Row:
+        """A stored row with its sealed columns in clear (DataShredded once shredded)."""
+        if not self.sealed:
+            return row
+        assert self.unseal is not None, "a sealing read model needs its unseal"
+        body = json.loads(self.unseal(row["body"], self._aad(row)))
+        return {**{k: v for k, v in row.items() if k != "body"}, **body}
+
+    def closed(self, row: Row) -> Row:
+        """A folded row as stored: its sealed columns in one sealed `body`."""
+        if not self.sealed:
+            return row
+        assert self.seal is not None, "a sealing read model needs its seal"
+        body = json.dumps({k: row[k] for k in self.sealed}, sort_keys=True).encode()
+        kept = {k: v for k, v in row.items() if k not in self.sealed}
+        return {**kept, "body": self.seal(UUID(str(row["subject_id"])), body, self._aad(row))}
+
+    def comparable(self, table: Table, row: Row) -> Row:
+        return self.opened(row)
 
     @abstractmethod
     def fold(self, row: Row | None, event: Event) -> Row | None:
@@ -100,15 +134,14 @@ class FoldProjection(Projection):
 
     def apply(self, batch: Sequence[Event], tx: Tx) -> None:
         keys = aggregate_ids(batch)
-        before = tx.get_many(self.table, keys)
+        before = {k: self.opened(r) for k, r in tx.get_many(self.table, keys).items()}
         after = self.fold_all(batch, before, keys)
         changed = list(dict.fromkeys(keys))
         tx.delete(self.table, [k for k in changed if after[k] is None and k in before])
         # A key not read back is not in the table: the runner's tracking update, the
         # transaction's first statement, keeps every other writer of it out until
         # commit. So new rows are plain inserts (one COPY on PostgreSQL).
-        tx.insert(self.table, [r for k in changed if (r := after[k]) is not None and k not in before])
-        tx.upsert(
-            self.table,
-            [r for k in changed if (r := after[k]) is not None and k in before and r != before[k]],
-        )
+        tx.insert(self.table, [self.closed(r) for k in changed
+                               if (r := after[k]) is not None and k not in before])
+        tx.upsert(self.table, [self.closed(r) for k in changed
+                               if (r := after[k]) is not None and k in before and r != before[k]])

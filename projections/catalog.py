@@ -20,7 +20,7 @@ def read_models(
     """The read models; `seal`/`unseal` protect chart notes (see `KeyringSealer`),
     `policy` is the agency's dual-relationship policy (the queue's due dates)."""
     return [
-        SubjectList(),
+        SubjectList(seal, unseal),
         ChartIndex(),
         ChartEntries(seal, unseal),
         DualRelationshipQueue(policy),

@@ -1,6 +1,8 @@
-"""`chart_entries`: every chart entry's metadata, and its note sealed under the subject's
-data key (see `projections.sealing`), so shredding the subject makes the note unreadable
-here too. `entries()` unseals; a shredded note reads as None with `note_shredded`.
+"""`chart_entries`: every chart entry's metadata, and its note, activity type and service
+code sealed under the subject's data key (see `projections.sealing`): a service code can
+be 42 CFR Part 2 information, so a database dump without keys shows none of them, and
+shredding the subject makes them unreadable here too. `entries()` unseals; a shredded
+entry's note, activity type and service code read as None with `note_shredded`.
 
 Entry events do not carry the subject: a small companion table maps each chart to its
 subject and pseudonym, filled from `Opened` in the same transactions.
@@ -8,6 +10,7 @@ subject and pseudonym, filled from `Opened` in the same transactions.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -22,7 +25,8 @@ Opened = event_class(Chart, "Opened")
 EntryRecorded = event_class(Chart, "EntryRecorded")
 
 TABLE = Table(
-    "chart_entries",
+    # v2: activity type and service code sealed with the note (rebuilt at start-up)
+    "chart_entries_v2",
     (
         Column("entry_id", "text", False),
         Column("chart_id", "text", False),
@@ -30,12 +34,10 @@ TABLE = Table(
         Column("pseudonym", "text", False),
         Column("version", "int", False),
         Column("author", "text", False),
-        Column("activity_type", "text", False),
-        Column("service_code", "text"),
         Column("service_date", "date", False),
         Column("recorded_at", "timestamp", False),
         Column("corrects", "text"),
-        Column("note", "blob"),
+        Column("body", "blob"),  # sealed: note, activity type, service code
     ),
     key="entry_id",
     # An entry is its chart's event (pseudonym ↔ chart is one to one), so (pseudonym,
@@ -45,7 +47,7 @@ TABLE = Table(
     primary=("pseudonym", "version"),
 )
 CHARTS = Table(
-    "chart_entries_charts",
+    "chart_entries_v2_charts",
     (
         Column("chart_id", "text", False),
         Column("subject_id", "text", False),
@@ -55,13 +57,16 @@ CHARTS = Table(
 )
 
 
+SEALED = ("note", "activity_type", "service_code")
+
+
 def note_aad(entry_id: Any) -> bytes:
-    """Binds a sealed note to its entry: copied onto another row, it does not unseal."""
-    return f"sequester.chart_entries.note|{entry_id}".encode()
+    """Binds a sealed body to its entry: copied onto another row, it does not unseal."""
+    return f"sequester.chart_entries.body|{entry_id}".encode()
 
 
 class ChartEntries(Projection):
-    name = "chart_entries"
+    name = "chart_entries_v2"
     tables = (TABLE, CHARTS)
     events = (Opened, EntryRecorded)
 
@@ -79,35 +84,37 @@ class ChartEntries(Projection):
         tx.insert(TABLE, self.entry_rows([(e, charts[c]) for c, e in entries if c in charts]))
 
     def entry_rows(self, entries: Sequence[tuple[Any, Row]]) -> list[Row]:
-        """The rows of (event, chart row) pairs, notes sealed in one batch (None where
+        """The rows of (event, chart row) pairs, bodies sealed in one batch (None where
         the subject was shredded after the event was decoded: nothing to keep)."""
         rows = [entry_metadata(event, chart) for event, chart in entries]
         subjects: dict[str, UUID] = {}
-        notes = self.seal_many([
+        bodies = self.seal_many([
             (
                 subjects.get(row["subject_id"]) or subjects.setdefault(row["subject_id"], UUID(row["subject_id"])),
-                event.note.encode(),
+                json.dumps({name: getattr(event, name) for name in SEALED}).encode(),
                 note_aad(row["entry_id"]),
             )
             for row, (event, _) in zip(rows, entries, strict=True)
         ])  # fmt: skip
-        for row, note in zip(rows, notes, strict=True):
-            row["note"] = note
+        for row, body in zip(rows, bodies, strict=True):
+            row["body"] = body
         return rows
 
-    def read_note(self, row: Row) -> str | None:
-        """The note in clear, or None when the subject was shredded."""
-        if row["note"] is None:
-            return None
-        try:
-            return self.unseal(row["note"], note_aad(row["entry_id"])).decode()
-        except DataShredded:
-            return None
+    def read_body(self, row: Row) -> dict[str, Any]:
+        """The note, activity type and service code in clear; None each when the
+        subject was shredded."""
+        if row["body"] is not None:
+            try:
+                body: dict[str, Any] = json.loads(self.unseal(row["body"], note_aad(row["entry_id"])))
+                return body
+            except DataShredded:
+                pass
+        return dict.fromkeys(SEALED)
 
     def comparable(self, table: Table, row: Row) -> Row:
         if table is not TABLE:
             return row
-        return {**row, "note": self.read_note(row)}
+        return {**{k: v for k, v in row.items() if k != "body"}, **self.read_body(row)}
 
     # -- queries -------------------------------------------------------------------------
     def entries(self, db: Db, pseudonym: str) -> list[Row]:
@@ -116,8 +123,9 @@ class ChartEntries(Projection):
             rows = tx.rows(TABLE, "pseudonym = %s", (pseudonym,), order_by="version")
         result = []
         for row in rows:
-            note = self.read_note(row)
-            result.append({**row, "note": note, "note_shredded": note is None})
+            body = self.read_body(row)
+            plain = {k: v for k, v in row.items() if k != "body"}
+            result.append({**plain, **body, "note_shredded": body["note"] is None})
         return result
 
 
@@ -130,8 +138,6 @@ def entry_metadata(event: Any, chart: Row) -> Row:
         "pseudonym": chart["pseudonym"],
         "version": event.originator_version,
         "author": event.author,
-        "activity_type": event.activity_type,
-        "service_code": event.service_code,
         "service_date": event.service_date,
         "recorded_at": event.recorded_at,
         "corrects": None if event.corrects is None else str(event.corrects),

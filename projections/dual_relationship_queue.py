@@ -113,6 +113,7 @@ class DualRelationshipQueue(FoldProjection):
     )
 
     def __init__(self, policy: DualRelationshipPolicy | None = None) -> None:
+        super().__init__()
         self.policy = policy or DualRelationshipPolicy()
 
     def fold(self, row: Row | None, event: Event) -> Row | None:

@@ -3,7 +3,9 @@
 Pseudonym, category, security labels, enrolment date, how many group participations
 (as a service recipient) are open, i.e. have no end date, and how many clinicians it has. Never the
 legal name, the birth date or the staff-link hash: the projection reads `Subject`
-events only (not `IdentityRecord`), and copies no `staff_link`.
+events only (not `IdentityRecord`), and copies no `staff_link`. The category and the
+labels (an `EMP` or `42CFRPart2` label is itself sensitive) are sealed under the
+subject's data key: a database dump without keys shows neither.
 """
 
 from __future__ import annotations
@@ -24,12 +26,12 @@ ClinicianAssigned = event_class(Subject, "ClinicianAssigned")
 ClinicianRemoved = event_class(Subject, "ClinicianRemoved")
 
 TABLE = Table(
-    "subject_list",
+    # v2: category and labels sealed (a new name is rebuilt from the log at start-up)
+    "subject_list_v2",
     (
         Column("subject_id", "text", False),
         Column("pseudonym", "text", False),
-        Column("category", "text", False),
-        Column("labels", "text", False),
+        Column("body", "blob", False),  # sealed: category, labels
         Column("enrolled_on", "date", False),
         Column("group_count", "int", False),
         Column("clinician_count", "int", False),
@@ -44,8 +46,9 @@ def labels_json(labels: list[dict[str, str]]) -> str:
 
 
 class SubjectList(FoldProjection):
-    name = "subject_list"
+    name = "subject_list_v2"
     table = TABLE
+    sealed = ("category", "labels")
     events = (
         Enrolled,
         LabelsAdded,
@@ -96,9 +99,13 @@ class SubjectList(FoldProjection):
         """Every subject, by pseudonym, with its labels decoded."""
         with db.read() as tx:
             rows = tx.rows(TABLE, order_by="pseudonym")
-        return [{**r, "labels": json.loads(r["labels"])} for r in rows]
+        return [self.listed(r) for r in rows]
 
     def by_pseudonym(self, db: Db, pseudonym: str) -> Row | None:
         with db.read() as tx:
             rows = tx.rows(TABLE, "pseudonym = %s", (pseudonym,))
-        return {**rows[0], "labels": json.loads(rows[0]["labels"])} if rows else None
+        return self.listed(rows[0]) if rows else None
+
+    def listed(self, row: Row) -> Row:
+        opened = self.opened(row)
+        return {**opened, "labels": json.loads(opened["labels"])}

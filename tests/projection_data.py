@@ -88,6 +88,10 @@ def access_history(system: System, written: Written, p: str, sid: UUID) -> None:
                            "covering", "PO-1", NOW, actor_roles=PO)  # fmt: skip
     gone, _ = access.grant("C-3", p, sid, "write", "TREAT", NOW + timedelta(days=30),
                            "covering", "PO-1", NOW, actor_roles=PO)  # fmt: skip
+    for confirmed in (live, gone):
+        access.confirm(confirmed, "D-1", NOW, None, actor_roles=frozenset({"director"}))
+    access.grant("C-6", p, sid, "read", "TREAT", NOW + timedelta(days=30), "covering", "PO-1",
+                 NOW, actor_roles=PO)  # never confirmed
     access.revoke(gone, "PO-1", "ended", NOW + timedelta(hours=1), actor_roles=PO)
     pending, _ = access.invoke_break_glass("C-4", p, sid, "BTG", "crisis", NOW,
                                            actor_roles=frozenset({"clinician"}))  # fmt: skip

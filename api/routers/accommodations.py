@@ -28,7 +28,6 @@ from api.schemas.accommodations import (
 )
 from api.schemas.common import Written
 from domain.errors import InvalidInput
-from ops.bootstrap import System
 
 router = APIRouter(prefix="/accommodations", tags=["accommodations"])
 RequestId = Annotated[uuid.UUID, Path(description="The id returned when the request was filed")]
@@ -62,30 +61,18 @@ def get_request(
 ) -> AccommodationFile | AccommodationSummary:
     """The request as its reader may see it: the employee its own file (`view: employee`),
     hr the whole file (`view: hr`), the employee's supervisor the accommodation only
-    (`view: supervisor`, no condition, no discussion); anyone else 403."""
+    (`view: supervisor`, no condition, no discussion); anyone else 403, whether or not
+    the id names a request."""
     record = audit.this_request()
     record.action, record.target = "accommodation.read", str(request_id)
-    viewer = _viewer(system, request_id, principal)
-    view = system.accommodations.view(
-        request_id, principal.staff_id, sorted(principal.roles), viewer == "supervisor"
+    viewer, view = system.accommodations.view(
+        request_id, principal.staff_id, sorted(principal.roles),
+        supervisor_of=lambda employee: system.staff.get(employee).supervisor_id,
     )
     audit.read(system, "accommodation.read", str(request_id), rule=viewer)
     if viewer == "supervisor":
         return AccommodationSummary.model_validate(view)
     return AccommodationFile.model_validate({**view, "view": viewer})
-
-
-def _viewer(system: System, request_id: uuid.UUID, principal: Principal) -> str:
-    """Which view the reader gets, in the application's order: own file, hr, supervisor
-    (the employee's `supervisor_id` on the staff record); "none" is refused by `view`."""
-    employee_id = system.accommodations.get(request_id).employee_id
-    if principal.staff_id == employee_id:
-        return "employee"
-    if "hr" in principal.roles:
-        return "hr"
-    if system.staff.get(employee_id).supervisor_id == principal.staff_id:
-        return "supervisor"
-    return "none"
 
 
 @router.post("/{request_id}/notes", status_code=status.HTTP_201_CREATED, response_model=Written)
@@ -126,10 +113,7 @@ def decline(
     """The employee declines the accommodation offered or granted [II.F]; `accommodation`
     (default: the current one) guards against declining a stale offer."""
     with audit.command("accommodation.decline", str(request_id)):
-        declined = body.accommodation
-        if declined is None:
-            declined = system.accommodations.get(request_id).declinable or ""
         position = system.accommodations.decline(
-            request_id, principal.staff_id, declined, body.reason
+            request_id, principal.staff_id, body.accommodation, body.reason
         )
     return Written(position=position)

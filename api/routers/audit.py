@@ -16,7 +16,7 @@ from api.deps import SystemDep, require
 from api.schemas.common import PSEUDONYM_PATTERN
 from domain.audit.fhir import export_ndjson
 from domain.audit.merkle import MerkleTree
-from domain.audit.replay import replay
+from domain.audit.replay import replay, reveal_for
 from domain.audit.report import access_report, filter_entries, iter_audit_entries
 from domain.errors import NotFound
 from ops.bootstrap import System, checkpoint_signer
@@ -116,11 +116,14 @@ def replay_aggregate(
     as_of: datetime | None = None,
     version: Annotated[int | None, Query(ge=1)] = None,
 ) -> dict[str, Any]:
-    """Any aggregate as it was at a time or version. Names, links, medical details and
-    note texts are redacted; the Director's office sees identities and links."""
-    reveal = {"identity", "link"} if "director" in principal.roles else set()
+    """Any aggregate as it was at a time or version, showing each role no more than its
+    own routes show it: notes, clinical codes, medical files, free text and the
+    staff↔client link are redacted; the Director's office also sees identities, links,
+    subjects' labels and groups, supervisors, dual-relationship cases and grant
+    justifications."""
     audit.read(system, f"audit.replay.{kind}", public_id)
-    return replay(system, kind, public_id, as_of=as_of, version=version, reveal=reveal).public()
+    return replay(system, kind, public_id, as_of=as_of, version=version,
+                  reveal=reveal_for(principal.roles)).public()
 
 
 @router.get(

@@ -32,8 +32,9 @@ from api.schemas.dual_relationships import (
     RecommendationCreate,
     StepDate,
 )
-from domain.dual_relationships import Actor, Disclosure, DualRelationshipCase, rules
-from domain.errors import InvalidInput, NotFound, PermissionDenied
+from domain.dual_relationships import Actor, Disclosure, rules
+from domain.dual_relationships.rules import SEE_ALL, SEE_TEXT
+from domain.errors import DataShredded, InvalidInput, NotFound
 from ops.bootstrap import System
 from projections.base import Row
 from projections.dual_relationship_queue import DualRelationshipQueue, urgency, with_clock
@@ -50,9 +51,6 @@ Closer = Annotated[Principal, Depends(require("clinical_deputy", "director"))]
 QueueReader = Annotated[
     Principal, Depends(require("clinical_deputy", "director", "manager", "county_counsel"))
 ]
-#: Read every case; read counsel's guidance, waiver reasons and rationales.
-SEE_ALL = frozenset({"clinical_deputy", "director"})
-SEE_TEXT = frozenset({"clinical_deputy", "director", "county_counsel"})
 
 
 def _today() -> date:
@@ -96,7 +94,7 @@ def disclose(
 
 
 def _disclosure(system: System, body: DisclosureCreate, principal: Principal) -> Disclosure:
-    case_status, closed_on = _counterpart_case(system, body)
+    case_status, closed_on, unknown = _counterpart_case(system, body)
     return Disclosure(
         staff_id=body.staff_id,
         kind=body.kind,
@@ -110,12 +108,15 @@ def _disclosure(system: System, body: DisclosureCreate, principal: Principal) ->
         counterpart_client_ref=body.counterpart_client_ref,
         counterpart_case_closed_on=closed_on,
         ended_on=body.ended_on,
+        counterpart_unknown=unknown,
     )
 
 
-def _counterpart_case(system: System, body: DisclosureCreate) -> tuple[str, date | None]:
+def _counterpart_case(system: System, body: DisclosureCreate) -> tuple[str, date | None, bool]:
     """The chart of a subject known here says whether its case is open and when it closed;
-    for another client the body says it. (The domain refuses both or neither counterpart.)"""
+    for another client the body says it. (The domain refuses both or neither counterpart.)
+    A pseudonym that names no readable chart is taken as an open case and flagged for the
+    Director's office and the Clinical Deputy only: the discloser is answered alike."""
     pseudonym, client_ref = body.counterpart_pseudonym, body.counterpart_client_ref
     if pseudonym is not None and client_ref is None:
         if body.counterpart_case_status is not None or body.counterpart_case_closed_on is not None:
@@ -123,13 +124,16 @@ def _counterpart_case(system: System, body: DisclosureCreate) -> tuple[str, date
                 "omit counterpart_case_status and counterpart_case_closed_on with"
                 " counterpart_pseudonym: they come from the subject's chart"
             )
-        chart = system.charts.get(pseudonym)
-        return chart.status, chart.closed_on
+        try:
+            chart = system.charts.get(pseudonym)
+        except (NotFound, DataShredded):
+            return "open", None, True
+        return chart.status, chart.closed_on, False
     if client_ref is not None and pseudonym is None and body.counterpart_case_status is None:
         raise InvalidInput(
             "counterpart_case_status (open or closed) is required with counterpart_client_ref"
         )
-    return body.counterpart_case_status or "", body.counterpart_case_closed_on
+    return body.counterpart_case_status or "", body.counterpart_case_closed_on, False
 
 
 def _disclosed_to(system: System, body: DisclosureCreate, principal: Principal) -> str:
@@ -235,47 +239,17 @@ def close(
 @router.get("/{case_id}", response_model=CasePublic)
 def get_case(case_id: CaseId, system: SystemDep, principal: PrincipalDep) -> CasePublic:
     """One case and its steps. Readers: the Director's office and the Clinical Deputy (every
-    case), County Counsel (referred cases), a manager (cases disclosed to, recorded or
-    referred by them) and the staff member (its own). Counsel's guidance, a waiver's reason
-    and the rationales are shown to the Director's office, Clinical Deputy and County
-    Counsel only; everyone else gets `text: null`."""
+    case), County Counsel (referred cases), the manager it was disclosed to or recorded by,
+    and the staff member (its own). Counsel's guidance, a waiver's reason, the rationales
+    and the two-year rule's finding are shown to the Director's office, Clinical Deputy and
+    County Counsel only; everyone else gets null."""
     request = audit.this_request()
     request.action, request.target = "dual_relationship.read", str(case_id)
-    case = _readable(system, case_id, principal)
+    actor = _actor(principal)
+    case = system.dual_relationships.readable(case_id, actor)
     audit.read(system, "dual_relationship.read", str(case_id))
-    texts = bool(principal.roles & SEE_TEXT) and principal.staff_id != case.staff_id
-    return CasePublic.of(case, system.dual_relationships.policy, _today(), texts)
-
-
-def _readable(system: System, case_id: uuid.UUID, principal: Principal) -> DualRelationshipCase:
-    """Only the Director's office and the Clinical Deputy learn that an id names no case."""
-    try:
-        case: DualRelationshipCase | None = system.dual_relationships.get(case_id)
-    except NotFound:
-        if principal.roles & SEE_ALL:
-            raise
-        case = None
-    if case is None or not _may_read(case, principal):
-        raise PermissionDenied(
-            "dual_relationship_reader",
-            f"dual-relationship case {case_id} is for the Director's office, the Clinical Deputy,"
-            " County Counsel once referred, the manager handling it and the staff member",
-        )
-    return case
-
-
-def _may_read(case: DualRelationshipCase, principal: Principal) -> bool:
-    if principal.roles & SEE_ALL or principal.staff_id == case.staff_id:
-        return True
-    if "county_counsel" in principal.roles and case.referral is not None:
-        return True
-    return "manager" in principal.roles and principal.staff_id in _handlers(case)
-
-
-def _handlers(case: DualRelationshipCase) -> set[str]:
-    """The managers a case passed through: disclosed to, recorded by, referred by."""
-    referred_by = {case.referral.by} if case.referral else set()
-    return {case.disclosure.disclosed_to, case.recorded_by} | referred_by
+    return CasePublic.of(case, system.dual_relationships.policy, _today(),
+                         case.shows_texts(actor))
 
 
 @router.get("", response_model=QueuePage)
@@ -299,7 +273,10 @@ def queue(
     rows = _visible(system, rows, principal)
     page = rows[offset : offset + limit]
     audit.read(system, "dual_relationship.queue")
-    items = [QueueItem.model_validate({k: r[k] for k in QueueItem.model_fields}) for r in page]
+    findings = bool(principal.roles & SEE_TEXT)
+    items = [QueueItem.model_validate({**{k: r[k] for k in QueueItem.model_fields},
+                                       "prohibited": r["prohibited"] if findings else None})
+             for r in page]
     more = offset + limit < len(rows)
     return QueuePage(items=items, next_offset=offset + limit if more else None)
 
@@ -309,16 +286,17 @@ def _at_step(row: Row, step: str | None) -> bool:
 
 
 def _visible(system: System, rows: list[Row], principal: Principal) -> list[Row]:
-    """A manager's share needs the case (who recorded or referred it is not in the read
-    model): it loads the cases it is shown; a `handled_by` column would spare that."""
-    if principal.roles & SEE_ALL:
+    """A manager's share needs the case (who recorded it is not in the read model): it
+    loads the cases it is shown; a `handled_by` column would spare that."""
+    actor = _actor(principal)
+    if actor.roles & SEE_ALL:
         return rows
-    counsel, manager = "county_counsel" in principal.roles, "manager" in principal.roles
+    counsel, manager = "county_counsel" in actor.roles, "manager" in actor.roles
     drs = system.dual_relationships
     return [
         r for r in rows
         if (counsel and "guidance" in r["current_step"].split("_and_"))
-        or (manager and principal.staff_id in _handlers(drs.get(uuid.UUID(str(r["case_id"])))))
+        or (manager and actor.staff_id in drs.get(uuid.UUID(str(r["case_id"]))).handlers)
     ]
 
 

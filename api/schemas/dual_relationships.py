@@ -112,8 +112,11 @@ class ConditionPublic(BaseModel):
 class Counterpart(BaseModel):
     pseudonym: str | None
     client_ref: str | None
-    case_status: str
+    case_status: str | None = Field(
+        description="From the subject's chart for a pseudonym: shown with the finding only")
     case_closed_on: date | None
+    unknown: bool | None = Field(
+        default=None, description="The pseudonym names no subject here (with the finding only)")
 
 
 class CasePublic(BaseModel):
@@ -128,8 +131,10 @@ class CasePublic(BaseModel):
     disclosed_on: date
     disclosed_to: str
     recorded_by: str
-    prohibited: bool
-    prohibition_reason: str
+    prohibited: bool | None = Field(
+        description="The two-year rule's finding: for the Director's office, the Clinical"
+                    " Deputy and County Counsel (null for others)")
+    prohibition_reason: str | None
     late_report: bool
     days_late: int
     current_step: str
@@ -148,18 +153,23 @@ class CasePublic(BaseModel):
     def of(
         cls, case: DualRelationshipCase, policy: DualRelationshipPolicy, today: date, texts: bool
     ) -> CasePublic:
-        """The case as of `today`; free text of the steps only when `texts`."""
+        """The case as of `today`; the free text of the steps and the two-year finding
+        (with a pseudonym's chart status) only when `texts`."""
         d = case.disclosure
+        charted = texts or d.counterpart_pseudonym is None  # the discloser's own words
         return cls(
             case_id=case.id, staff_id=d.staff_id, kind=d.kind,
             counterpart=Counterpart(
                 pseudonym=d.counterpart_pseudonym, client_ref=d.counterpart_client_ref,
-                case_status=d.counterpart_case_status, case_closed_on=d.counterpart_case_closed_on,
+                case_status=d.counterpart_case_status if charted else None,
+                case_closed_on=d.counterpart_case_closed_on if charted else None,
+                unknown=d.counterpart_unknown if texts else None,
             ),
             began_on=d.began_on, ended_on=d.ended_on, predates_hire=d.predates_hire,
             hired_on=d.hired_on, disclosed_on=d.disclosed_on, disclosed_to=d.disclosed_to,
-            recorded_by=case.recorded_by, prohibited=case.prohibited,
-            prohibition_reason=case.prohibition_reason, late_report=case.late_report,
+            recorded_by=case.recorded_by, prohibited=case.prohibited if texts else None,
+            prohibition_reason=case.prohibition_reason if texts else None,
+            late_report=case.late_report,
             days_late=case.days_late, current_step=case.current_step,
             next_due_on=case.next_due_on(policy), overdue=case.is_overdue(today, policy),
             age_days=case.age_days(today),
@@ -185,7 +195,8 @@ class QueueItem(BaseModel):
     next_due_on: date | None
     overdue: bool
     age_days: int
-    prohibited: bool
+    prohibited: bool | None = Field(description="Null outside the Director's office, the"
+                                    " Clinical Deputy and County Counsel")
     late_report: bool
     outcome: str | None
     conditions_total: int

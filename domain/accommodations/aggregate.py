@@ -37,6 +37,17 @@ def _require_aware(at: datetime, field: str) -> None:
         raise InvalidInput(f"{field} must be a timezone-aware date and time")
 
 
+def not_yours(request_id: object) -> PermissionDenied:
+    """The one refusal for anyone outside a file, whether or not the id names one: it
+    names neither the employee nor whether the request exists."""
+    return PermissionDenied(
+        "medical_file",
+        f"accommodation request {request_id} is in the confidential medical file: only the "
+        "employee, hr and the employee's supervisor (the accommodation only) may see it, and "
+        "only the employee and hr write in it",
+    )
+
+
 class AccommodationRequest(ProtectedAggregate):
     """One employee's request for a reasonable accommodation; its data subject is the
     employee, and its key the medical one."""
@@ -111,10 +122,7 @@ class AccommodationRequest(ProtectedAggregate):
 
     def _require_employee(self, actor_staff_id: str, action: str) -> None:
         if actor_staff_id != self.employee_id:
-            raise RuleViolation(
-                "employee_only",
-                f"only employee {self.employee_id} can {action} on request {self.id}",
-            )
+            raise not_yours(self.id)
 
     def _require_open(self, action: str) -> None:
         if self.status not in OPEN_STATUSES:
@@ -133,11 +141,7 @@ class AccommodationRequest(ProtectedAggregate):
         elif HR_ROLE in author_roles:
             role = HR_ROLE
         else:
-            raise PermissionDenied(
-                "hr_or_employee_only",
-                f"only hr or employee {self.employee_id} can add to the discussion of "
-                f"request {self.id}",
-            )
+            raise not_yours(self.id)
         _require_aware(at, "the note time")
         self._add_note(author_staff_id, role, _require_text(text, "the note"), at)
 

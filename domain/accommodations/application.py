@@ -4,14 +4,20 @@ that fits the reader [seed: Reasonable accommodations; 29 CFR 1630.14]."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from domain.accommodations.aggregate import HR_ROLE, AccommodationRequest
+from domain.accommodations.aggregate import HR_ROLE, AccommodationRequest, not_yours
 from domain.base import ContextApplication
-from domain.errors import NotFound, PermissionDenied
+from domain.errors import NotFound
 from domain.staff.aggregate import staff_uuid
+
+
+def _nobody(employee_id: str) -> None:
+    """No supervisor: the writers of a file are the employee and hr only."""
+    return
 
 
 def _now(at: datetime | None) -> datetime:
@@ -46,7 +52,7 @@ class AccommodationsApplication(ContextApplication):
         text: str,
         at: datetime | None = None,
     ) -> int:
-        request = self.get(request_id)
+        request, _ = self.reachable(request_id, author_staff_id, author_roles, _nobody)
         request.add_note(author_staff_id, author_roles, text, _now(at))
         return self.commit(request)
 
@@ -91,12 +97,17 @@ class AccommodationsApplication(ContextApplication):
         self,
         request_id: UUID,
         actor_staff_id: str,
-        offered_accommodation: str,
+        offered_accommodation: str | None,
         reason: str = "",
         at: datetime | None = None,
     ) -> int:
-        request = self.get(request_id)
-        request.decline(actor_staff_id, offered_accommodation, reason, _now(at))
+        """The employee declines an offer or grant; `offered_accommodation` (default: the
+        current one) guards against declining a stale offer."""
+        request, _ = self.reachable(request_id, actor_staff_id, [], _nobody)
+        declined = offered_accommodation
+        if declined is None:
+            declined = request.declinable or ""
+        request.decline(actor_staff_id, declined, reason, _now(at))
         return self.commit(request)
 
     def get(self, request_id: UUID, version: int | None = None) -> AccommodationRequest:
@@ -107,24 +118,30 @@ class AccommodationsApplication(ContextApplication):
             raise NotFound(f"{what} does not exist")
         return request
 
-    def view(
-        self,
-        request_id: UUID,
-        viewer_staff_id: str,
-        viewer_roles: list[str],
-        viewer_is_supervisor: bool,
-    ) -> dict[str, Any]:
+    def view(self, request_id: UUID, viewer_staff_id: str, viewer_roles: list[str],
+             supervisor_of: Callable[[str], str | None]) -> tuple[str, dict[str, Any]]:
         """The employee sees its own file (even when it works in hr), hr the whole file,
-        the employee's supervisor the accommodation only; anyone else nothing."""
-        request = self.get(request_id)
-        if viewer_staff_id == request.employee_id:
-            return request.for_employee()
-        if HR_ROLE in viewer_roles:
-            return request.for_hr()
-        if viewer_is_supervisor:
-            return request.for_supervisor()
-        raise PermissionDenied(
-            "medical_file_hr_only",
-            f"accommodation request {request_id} is in the confidential medical file: only hr, "
-            "the employee and the employee's supervisor (accommodation only) can read it",
-        )
+        the employee's supervisor the accommodation only; anyone else nothing. Returns
+        which of those views it is, and the view."""
+        request, viewer = self.reachable(request_id, viewer_staff_id, viewer_roles, supervisor_of)
+        views = {"employee": request.for_employee, HR_ROLE: request.for_hr,
+                 "supervisor": request.for_supervisor}
+        return viewer, views[viewer]()
+
+    def reachable(self, request_id: UUID, actor_staff_id: str, actor_roles: list[str],
+                  supervisor_of: Callable[[str], str | None]) -> tuple[AccommodationRequest, str]:
+        """The request and how the actor stands to it (employee, hr, supervisor); an id
+        that names no request is refused to anyone but hr exactly like another's file."""
+        try:
+            request = self.get(request_id)
+        except NotFound:
+            if HR_ROLE in actor_roles:
+                raise
+            raise not_yours(request_id) from None
+        if actor_staff_id == request.employee_id:
+            return request, "employee"
+        if HR_ROLE in actor_roles:
+            return request, HR_ROLE
+        if supervisor_of(request.employee_id) == actor_staff_id:
+            return request, "supervisor"
+        raise not_yours(request_id)

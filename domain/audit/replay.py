@@ -5,10 +5,11 @@ An auditor asks for a kind (`chart`) and the id the rest of the system shows for
 the version asked for (or the last one recorded at or before the time asked for) and
 returns its attributes as plain JSON values.
 
-Replayed state is protected data, so the fields that only the Director's office or hr
-may see (legal identity, the staff link, the medical file, chart note texts) are
-redacted unless the caller explicitly reveals their group: redaction is the default,
-never an afterthought of the route.
+Replayed state is protected data, so a replay shows each role no more than its own
+routes show it: every field is either public to replay callers or in a group that is
+redacted unless the caller reveals it (`reveal_for(roles)`), and an attribute that is in
+neither is redacted for everyone. Redaction is the default, never an afterthought of the
+route.
 """
 
 from __future__ import annotations
@@ -42,28 +43,83 @@ MAX_UUID_TEXT = 45  # "urn:uuid:" and 36 characters
 
 #: Field groups a caller may reveal; everything in them is redacted by default.
 IDENTITY, LINK, MEDICAL, NOTES = "identity", "link", "medical", "notes"
-REVEAL_GROUPS = frozenset({IDENTITY, LINK, MEDICAL, NOTES})
+SUBJECT, ORG, CASE, GRANT_TEXT = "subject", "org", "case", "grant_text"
+CLINICAL, USE_TEXT = "clinical", "use_text"
+REVEAL_GROUPS = frozenset(
+    {IDENTITY, LINK, MEDICAL, NOTES, SUBJECT, ORG, CASE, GRANT_TEXT, CLINICAL, USE_TEXT}
+)
+#: What each role's replay reveals: no more than its own routes show it. The Director's
+#: office sees identities, links, subjects' labels and groups, supervisors, dual-
+#: relationship cases and grant justifications (its queues); an auditor sees none of
+#: them. Notes, clinical codes, medical files and break-glass reasons are shown by no
+#: replay (their readers' own routes show them, each access-checked and audited).
+REVEALED_TO = {"director": frozenset({IDENTITY, LINK, SUBJECT, ORG, CASE, GRANT_TEXT})}
 
-#: Per aggregate class: (group, path) of every redacted field; "*" walks a list.
+_STEPS = ("referral", "guidance", "guidance_waiver", "recommendation", "decision", "closure")
+_DISCLOSED = ("kind", "began_on", "ended_on", "predates_hire", "hired_on",
+              "counterpart_case_status", "counterpart_pseudonym", "counterpart_client_ref",
+              "counterpart_case_closed_on", "counterpart_unknown")
+
+#: Per aggregate class: the attributes shown to every caller, and (group, path) of every
+#: field shown only with its group revealed ("*" walks a list). An attribute in neither
+#: is redacted for everyone: a new field is hidden until someone decides otherwise.
+PUBLIC: dict[type[Aggregate], frozenset[str]] = {
+    StaffMember: frozenset({"staff_id", "display_name", "job_title", "roles", "hired_on",
+                            "separated_on", "agreements"}),
+    Subject: frozenset({"pseudonym", "enrolled_on"}),
+    IdentityRecord: frozenset({"pseudonym", "subject_id"}),
+    Chart: frozenset({"pseudonym", "subject_id", "status", "opened_on", "closures", "entries"}),
+    Grant: frozenset({"grantee", "pseudonym", "subject_id", "scope", "purpose", "expires_at",
+                      "granted_at", "granted_by", "revoked_at", "revoked_by", "confirmed_at",
+                      "confirmed_by", "declined_at", "declined_by"}),
+    BreakGlass: frozenset({"clinician", "pseudonym", "subject_id", "purpose", "invoked_at",
+                           "expires_at", "flagged", "reviewed_at", "reviewed_by",
+                           "review_outcome"}),
+    DualRelationshipCase: frozenset({"disclosure", *_STEPS, "conditions", "days_late",
+                                     "lookback_months", "recorded_as", "recorded_at",
+                                     "recorded_by", "report_within_days"}),
+    AccommodationRequest: frozenset({"employee_id", "filed_on", "status", "notes"}),
+    AuditRecord: frozenset({"entry"}),
+}
 REDACTIONS: dict[type[Aggregate], tuple[tuple[str, tuple[str, ...]], ...]] = {
+    StaffMember: ((ORG, ("supervisor_id",)),),
     IdentityRecord: (
         (IDENTITY, ("legal_name",)),
         (IDENTITY, ("birth_date",)),
         (IDENTITY, ("staff_id",)),
     ),
-    Subject: ((LINK, ("staff_link",)),),
+    Subject: (
+        (LINK, ("staff_link",)),
+        *((SUBJECT, (name,)) for name in ("category", "labels", "groups", "clinicians")),
+    ),
     Chart: (
         (NOTES, ("entries", "*", "note")),
         (NOTES, ("closures", "*", "reopen_reason")),
+        (CLINICAL, ("entries", "*", "activity_type")),
+        (CLINICAL, ("entries", "*", "service_code")),
+    ),
+    Grant: tuple((GRANT_TEXT, (name,))
+                 for name in ("justification", "decline_reason", "revocation_reason")),
+    BreakGlass: ((USE_TEXT, ("reason",)), (USE_TEXT, ("review_notes",))),
+    DualRelationshipCase: (
+        *((CASE, ("disclosure", name)) for name in _DISCLOSED),
+        *((CASE, (step, "text")) for step in _STEPS),
+        (CASE, ("conditions", "*", "text")),
+        (CASE, ("prohibited",)),
+        (CASE, ("prohibition_reason",)),
     ),
     AccommodationRequest: (
-        (MEDICAL, ("condition",)),
-        (MEDICAL, ("functions_affected",)),
+        *((MEDICAL, (name,)) for name in ("condition", "functions_affected", "decision",
+                                          "declines", "requested", "offers")),
         (MEDICAL, ("notes", "*", "text")),
-        (MEDICAL, ("decision", "undue_hardship")),
-        (MEDICAL, ("declines", "*", "reason")),
     ),
 }
+IDENTITY_FIELDS = frozenset({"id", "version", "created_on", "modified_on"})
+
+
+def reveal_for(roles: Iterable[str]) -> frozenset[str]:
+    """The field groups a principal's replays reveal."""
+    return frozenset().union(*(REVEALED_TO.get(role, frozenset()) for role in roles))
 
 
 def _staff_id(value: str) -> str:
@@ -201,8 +257,8 @@ def check_version(version: int | None, latest: int, label: str) -> int:
         return latest
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise InvalidInput("version must be a whole number from 1")
-    if version > latest:
-        raise NotFound(f"{label} has no version {version}; its latest version is {latest}")
+    if version > latest:  # (never how many there are: that would answer for any id)
+        raise NotFound(f"{label} has no version {version}")
     return version
 
 
@@ -269,14 +325,26 @@ def to_json(value: Any) -> Any:
 
 
 def redact(aggregate: Aggregate, state: dict[str, Any], reveal: frozenset[str]) -> dict[str, Any]:
-    """Replace every field of an unrevealed group by `REDACTED`, even when empty:
-    whether a subject has a staff link at all is itself the secret."""
+    """Replace every field of an unrevealed group by `REDACTED`, even when empty
+    (whether a subject has a staff link at all is itself the secret), and every
+    attribute its class does not list at all."""
     for cls, rules in REDACTIONS.items():
         if isinstance(aggregate, cls):
             for group, path in rules:
                 if group not in reveal:
                     _redact_path(state, path)
+    grouped = {path[0] for rules in REDACTIONS.values() for _, path in rules}
+    for cls, public in PUBLIC.items():
+        if isinstance(aggregate, cls):
+            for name in state.keys() - public - IDENTITY_FIELDS:
+                if name not in grouped or not _revealed(cls, name, reveal):
+                    state[name] = REDACTED
     return state
+
+
+def _revealed(cls: type[Aggregate], name: str, reveal: frozenset[str]) -> bool:
+    """Whether a top-level attribute belongs to a revealed group of its class."""
+    return any(path == (name,) and group in reveal for group, path in REDACTIONS.get(cls, ()))
 
 
 def _redact_path(node: Any, path: tuple[str, ...]) -> None:

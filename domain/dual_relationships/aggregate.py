@@ -140,6 +140,33 @@ class DualRelationshipCase(ProtectedAggregate):
         return self.disclosure.staff_id
 
     @property
+    def handlers(self) -> frozenset[str]:
+        """The managers who handle the case: the one it was disclosed to and whoever
+        recorded it (the referral must come from one of them, so it adds nobody)."""
+        return frozenset({self.disclosure.disclosed_to, self.recorded_by})
+
+    def may_read(self, actor: Actor) -> bool:
+        """The Director's office and the Clinical Deputy (every case), County Counsel
+        (referred cases), its handling managers and the staff member (its own)."""
+        if actor.roles & rules.SEE_ALL or actor.staff_id == self.staff_id:
+            return True
+        if "county_counsel" in actor.roles and self.referral is not None:
+            return True
+        return "manager" in actor.roles and actor.staff_id in self.handlers
+
+    def shows_texts(self, actor: Actor) -> bool:
+        """Counsel's guidance, a waiver's reason, rationales and the two-year finding
+        (which rests on the counterpart's chart): not for the staff member or managers."""
+        return bool(actor.roles & rules.SEE_TEXT) and actor.staff_id != self.staff_id
+
+    def require_handler(self, step: str, role: str, actor: Actor) -> None:
+        """A manager steps only the cases it handles; County Counsel only referred ones."""
+        if role == "manager" and actor.staff_id not in self.handlers:
+            raise rules.not_yours(self.id)
+        if role == "county_counsel" and self.referral is None:
+            raise rules.not_yours(self.id)
+
+    @property
     def data_subject_id(self) -> UUID:
         return staff_uuid(self.disclosure.staff_id)
 
@@ -231,6 +258,7 @@ class DualRelationshipCase(ProtectedAggregate):
         """Checks every step shares: role, not one's own case, case still open, a date not
         before the last recorded step. Returns the role the actor acts under."""
         role = rules.require_role(step, actor)
+        self.require_handler(step, role, actor)
         rules.require_not_own_case(actor, self.staff_id, step)
         if self.closure:
             raise OutOfOrder(f"dual-relationship case {self.id} was closed on {self.closure.on}")

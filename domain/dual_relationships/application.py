@@ -14,6 +14,7 @@ from domain.base import ContextApplication, Infrastructure
 from domain.dual_relationships import rules
 from domain.dual_relationships.aggregate import DualRelationshipCase
 from domain.dual_relationships.rules import Actor, Disclosure, DualRelationshipPolicy
+from domain.errors import NotFound
 
 DEFAULT_POLICY = DualRelationshipPolicy()
 
@@ -66,10 +67,24 @@ class DualRelationshipsApplication(ContextApplication):
             late_report=case.late_report,
         )
 
+    def readable(self, case_id: UUID, actor: Actor) -> DualRelationshipCase:
+        """The case, if `actor` may read it; only the Director's office and the Clinical
+        Deputy learn that an id names no case (others are refused alike)."""
+        try:
+            case = self.get(case_id)
+        except NotFound:
+            if actor.roles & rules.SEE_ALL:
+                raise
+            raise rules.not_yours(case_id) from None
+        if not case.may_read(actor):
+            raise rules.not_yours(case_id)
+        return case
+
     def _load_for(self, step: str, case_id: UUID, actor: Actor) -> DualRelationshipCase:
-        """Check the role before loading, so a caller without it learns nothing of the case."""
+        """Check the role before loading, so a caller without it learns nothing of the
+        case; then whether the actor handles it (the aggregate checks again)."""
         rules.require_role(step, actor)
-        return self.get(case_id)
+        return self.readable(case_id, actor)
 
     def refer(self, case_id: UUID, actor: Actor, on: date) -> int:
         case = self._load_for("refer", case_id, actor)

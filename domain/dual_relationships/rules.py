@@ -17,6 +17,7 @@ import calendar
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from domain.dates import PLANNED_AHEAD, plausible_day
 from domain.errors import InvalidInput, PermissionDenied, RuleViolation
 
 KINDS = ("social", "romantic", "sexual", "financial", "other")
@@ -38,6 +39,19 @@ STEP_ROLES: dict[str, tuple[str, ...]] = {
     "condition_met": ("manager", "clinical_deputy", "director"),
     "close": ("clinical_deputy", "director"),
 }
+
+
+#: Roles that handle (and read) every case; roles that also read the free text of its steps
+#: and the two-year rule's finding.
+SEE_ALL = frozenset({"clinical_deputy", "director"})
+SEE_TEXT = SEE_ALL | {"county_counsel"}
+#: The words of every refusal to read or step a case, whether or not it exists (an id that
+#: names no case must read exactly as a case the caller may not handle).
+NOT_YOURS = (
+    "dual-relationship case {case_id} is for the Director's office, the Clinical Deputy, County"
+    " Counsel once referred, the manager it was disclosed to or recorded by, and the staff"
+    " member"
+)
 
 
 @dataclass(frozen=True)
@@ -89,6 +103,13 @@ class Disclosure:
     counterpart_client_ref: str | None = None
     counterpart_case_closed_on: date | None = None
     ended_on: date | None = None
+    #: a pseudonym that names no subject here (its case is taken as open); the discloser
+    #: is never told, so a disclosure cannot probe which pseudonyms exist
+    counterpart_unknown: bool = False
+
+
+def not_yours(case_id: object) -> PermissionDenied:
+    return PermissionDenied("dual_relationship_reader", NOT_YOURS.format(case_id=case_id))
 
 
 @dataclass(frozen=True)
@@ -270,6 +291,8 @@ def _check_counterpart(d: Disclosure) -> None:
 
 
 def _check_dates(d: Disclosure, recorded_on: date) -> None:
+    for name in ("began_on", "hired_on", "disclosed_on"):
+        plausible_day(getattr(d, name), name, on=recorded_on, ahead=PLANNED_AHEAD)
     if d.ended_on is not None and d.ended_on < d.began_on:
         raise InvalidInput(f"ended_on {d.ended_on} is before began_on {d.began_on}")
     for name in ("began_on", "ended_on", "counterpart_case_closed_on"):

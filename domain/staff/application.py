@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from domain.base import ContextApplication
+from domain.dates import PLANNED_AHEAD, plausible_day
 from domain.errors import AlreadyExists
 from domain.staff.aggregate import StaffMember, staff_uuid
 from domain.staff.roster import ROSTER_ID, StaffRoster
@@ -22,6 +23,7 @@ class StaffApplication(ContextApplication):
         hired_on: date,
         supervisor_id: str | None = None,
     ) -> int:
+        plausible_day(hired_on, "hired_on", ahead=PLANNED_AHEAD)
         if self.exists(staff_id):
             raise AlreadyExists(f"staff member {staff_id} already exists")
         if supervisor_id not in (None, staff_id):
@@ -49,6 +51,7 @@ class StaffApplication(ContextApplication):
         return member
 
     def sign_agreement(self, staff_id: str, version: str, signed_on: date) -> int:
+        plausible_day(signed_on, "signed_on")
         member = self.get(staff_id)
         member.sign_confidentiality_agreement(version, signed_on)
         return self.commit(member)

@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from domain.base import ContextApplication, Infrastructure
+from domain.dates import PLANNED_AHEAD, plausible_day
 from domain.errors import (
     AlreadyExists,
     ConcurrencyConflict,
@@ -42,7 +43,6 @@ from domain.subjects.subject import (
 
 #: How many fresh pseudonyms to draw before giving up (a collision is already ~1e-12).
 PSEUDONYM_ATTEMPTS = 5
-EARLIEST_BIRTH_DATE = date(1900, 1, 1)
 
 
 class SubjectsApplication(ContextApplication):
@@ -77,7 +77,8 @@ class SubjectsApplication(ContextApplication):
         The subject, its identity record and the index entry commit together. Two
         enrolments at once conflict on the index: the loser retries once."""
         legal_name = check_text(legal_name, "legal_name")
-        self._check_birth_date(birth_date, check_day(enrolled_on, "enrolled_on"))
+        enrolled_on = plausible_day(check_day(enrolled_on, "enrolled_on"), "enrolled_on")
+        self._check_birth_date(birth_date, enrolled_on)
         labels = labels_for(category, program_labels, confidentiality)
         staff_id = self._check_staff_id(category, staff_id)
         try:
@@ -88,10 +89,7 @@ class SubjectsApplication(ContextApplication):
     @staticmethod
     def _check_birth_date(birth_date: date, enrolled_on: date) -> None:
         check_day(birth_date, "birth_date")
-        if birth_date > enrolled_on:
-            raise InvalidInput("birth_date is after the enrolment date")
-        if birth_date < EARLIEST_BIRTH_DATE:
-            raise InvalidInput(f"birth_date is before {EARLIEST_BIRTH_DATE}")
+        plausible_day(birth_date, "birth_date", on=enrolled_on)
 
     def _check_staff_id(self, category: str, staff_id: str | None) -> str | None:
         check_category(category)
@@ -265,6 +263,9 @@ class SubjectsApplication(ContextApplication):
     # Commands on a subject ------------------------------------------------------------
 
     def add_group(self, pseudonym: str, group_id: str, from_: date, to: date | None = None) -> int:
+        plausible_day(check_day(from_, "from"), "from")
+        if to is not None:
+            plausible_day(check_day(to, "to"), "to", ahead=PLANNED_AHEAD)
         subject = self.get(pseudonym)
         subject.add_group(group_id, from_, to)
         return self.commit(subject)

@@ -7,6 +7,8 @@ can keep reading a subject after `keys shred` in this one.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 import threading
 import time
@@ -17,16 +19,19 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
-from uuid import UUID
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 import structlog
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from domain.base import KEK_NAMES, KeyScope
+from domain.base import KEK_MEDICAL, KEK_NAMES, KeyScope
 from domain.errors import DataShredded, KeyUnavailable
 from ops.keys.datakeys import DataKeyRecord, DataKeyStore, data_key_id
 from ops.keys.kek import KEY_BYTES, KeyEncryptionKeys
 
+#: The key that blinds medical scopes (`Keyring.stored_scope`), itself a medical data key.
+BLINDING_SUBJECT = uuid5(NAMESPACE_URL, "urn:sequester:medical-blinding-key")
+BLINDING_SCOPE = KeyScope(KEK_MEDICAL, BLINDING_SUBJECT)
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 log = structlog.get_logger("sequester.keys")
@@ -128,11 +133,13 @@ class Keyring:
         self._warm: dict[UUID, DataKeyRecord] = {}
         self._warm_scopes: dict[KeyScope, DataKeyRecord] = {}
         self._warmed_at: float | None = None
-        self.reserved_subjects: set[UUID] = set()
+        self.reserved_subjects: set[UUID] = {BLINDING_SUBJECT}
+        self._blinding: bytes | None = None
 
     # -- the hot path -------------------------------------------------------------
     def encryption_key(self, scope: KeyScope, *, new_subject: bool = False) -> tuple[UUID, AESGCM]:
-        """The data key for a scope, created on first use.
+        """The data key for a scope, created on first use (a medical scope under its
+        blinded subject, see `stored_scope`).
 
         Inside `unit_of_work()` a new key is only *pending*: it is written in the same
         transaction as the events it encrypts and cached only once that commits.
@@ -140,6 +147,7 @@ class Keyring:
         can exist yet and the look-up is skipped (were that ever wrong, the key table's
         unique index fails the save as a conflict: nothing is stored under a lost key).
         """
+        scope = self.stored_scope(scope)
         pending = _pending.get()
         if pending is None:
             return self._resolve(scope, new_subject=False, pending=None)
@@ -162,6 +170,17 @@ class Keyring:
             return stored.key_id, AESGCM(self._unwrap(stored))
         pending.keys[scope] = (record, AESGCM(plaintext))
         return record.key_id, pending.keys[scope][1]
+
+    def stored_scope(self, scope: KeyScope) -> KeyScope:
+        """The scope a data key is stored under. A medical key is filed under a keyed hash
+        of its subject (the staff member), not the staff member's public id: a database
+        reader without keys cannot tell whose accommodation file a key or a row is."""
+        if scope.kek != KEK_MEDICAL or scope.subject_id in self.reserved_subjects:
+            return scope
+        if self._blinding is None:
+            self._blinding = self.secret(BLINDING_SCOPE)
+        digest = hmac.new(self._blinding, b"medical|" + scope.subject_id.bytes, hashlib.sha256)
+        return KeyScope(KEK_MEDICAL, UUID(bytes=digest.digest()[:16], version=4))
 
     def secret(self, scope: KeyScope) -> bytes:
         """The raw bytes of a scope's data key (for keyed hashes), created if missing."""
@@ -298,9 +317,11 @@ class Keyring:
             raise KeyUnavailable("shredding needs a reason")
         if subject_id in self.reserved_subjects:
             raise KeyUnavailable(f"{subject_id} holds a system key and cannot be shredded")
+        blinded = self.stored_scope(KeyScope(KEK_MEDICAL, subject_id)).subject_id
         ids = set(self.store.shred(subject_id, reason, datetime.now(UTC)))
+        ids |= set(self.store.shred(blinded, reason, datetime.now(UTC)))
         self._warmed_at = None
-        self._by_scope.discard_where(lambda scope: scope.subject_id == subject_id)
+        self._by_scope.discard_where(lambda scope: scope.subject_id in (subject_id, blinded))
         raw_ids = {key_id.bytes for key_id in ids}
         self._by_id.discard_where(lambda raw: raw in raw_ids)
         log.warning("subject.shredded", subject_id=str(subject_id), data_keys=len(ids))

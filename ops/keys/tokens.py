@@ -31,7 +31,7 @@ def create_token_keys(directory: Path) -> None:
     for jwk in (private_jwk, public_jwk):
         jwk.update(kid=KID, alg="EdDSA", use="sig")
     _write_new(directory / PRIVATE_FILE, json.dumps(private_jwk), 0o600)
-    _write_new(directory / JWKS_FILE, json.dumps({"keys": [public_jwk]}), 0o644)
+    _write_new(directory / JWKS_FILE, json.dumps({"keys": [public_jwk]}), 0o600)
 
 
 def _write_new(path: Path, text: str, mode: int) -> None:

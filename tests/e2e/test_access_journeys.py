@@ -19,12 +19,15 @@ from ops.bootstrap import System, build
 from tests import canaries, dbutil
 from tests.e2e.test_chart_journeys import (
     CLINICIAN,
+    DIRECTOR,
     PEER,
     PRIVACY,
     UNKNOWN,
     Journey,
     Tokens,
     build_world,
+    director_notes,
+    enrol,
     grant,
     hire,
 )
@@ -33,9 +36,13 @@ REASON = "unresponsive in lobby, Tobiah Quenneville-Ashe requested"
 canaries.plant(REASON)
 
 
+def in_days(days: int) -> str:
+    return (datetime.now(UTC) + timedelta(days=days)).isoformat()
+
+
 def grant_body(pseudonym: str, **extra: Any) -> dict[str, Any]:
     return {"grantee": "C-1", "pseudonym": pseudonym, "scope": "read", "purpose": "TREAT",
-            "expires_at": "2099-01-01T00:00:00Z", "justification": "treating clinician", **extra}
+            "expires_at": in_days(300), "justification": "treating clinician", **extra}
 
 
 def test_the_schema_knows_every_purpose_of_use() -> None:
@@ -51,12 +58,19 @@ def test_a_privacy_officer_grants_and_revokes(
     assert created.status_code == 201, created.text
     grant_id, position = created.json()["grant_id"], created.json()["position"]
     assert created.headers["Location"] == f"/grants/{grant_id}"
-    read = j.get(f"/charts/{w.other}", CLINICIAN)
-    assert (read.status_code, read.json()["access"]["grant_id"]) == (200, grant_id)
+    pending = j.get(f"/charts/{w.other}", CLINICIAN)
+    assert (pending.status_code, pending.json()["rule"]) == (403, "grant_unconfirmed")
     listed = j.ok("GET", "/grants", PRIVACY,
                   params={"grantee": "C-1", "pseudonym": w.other, "after": position})
     assert [(g["grant_id"], g["status"], g["granted_by"]) for g in listed["items"]] == [
-        (grant_id, "live", "PO-1")]
+        (grant_id, "pending", "PO-1")]
+    confirmed = j.ok("POST", f"/grants/{grant_id}/confirm", DIRECTOR)
+    read = j.get(f"/charts/{w.other}", CLINICIAN)
+    assert (read.status_code, read.json()["access"]["grant_id"]) == (200, grant_id)
+    listed = j.ok("GET", "/grants", PRIVACY, params={"grantee": "C-1",
+                                                      "after": confirmed["position"]})
+    assert [g["status"] for g in listed["items"]] == ["live"]
+    assert listed["items"][0]["confirmed_at"] is not None
     assert "justification" not in listed["items"][0] and listed["next_offset"] is None
     revoked = j.post(f"/grants/{grant_id}/revoke", PRIVACY, json={"reason": "left the team"})
     assert revoked.status_code == 200
@@ -69,16 +83,19 @@ def test_a_privacy_officer_grants_and_revokes(
                                                      "after": revoked.json()["position"]})
     assert [g["status"] for g in after["items"]] == ["revoked"]
     entries = j.audited_once_each(app_system)
-    assert [(e["action"], e["target"], e["decision"], e["rule"]) for e in entries[-7:]] == [
+    assert [(e["action"], e["target"], e["decision"], e["rule"]) for e in entries[-10:]] == [
         ("grant.create", w.other, "allowed", "role"),
-        ("chart.read", w.other, "allowed", "grant"),
+        ("chart.read", w.other, "denied", "grant_unconfirmed"),
         ("grant.list", w.other, "allowed", "role"),
+        ("grant.confirm", grant_id, "allowed", "role"),
+        ("chart.read", w.other, "allowed", "grant"),
+        ("grant.list", "C-1", "allowed", "role"),
         ("grant.revoke", grant_id, "allowed", "role"),
         ("chart.read", w.other, "denied", "grant_revoked"),
         ("grant.read", grant_id, "allowed", "role"),
         ("grant.list", w.other, "allowed", "role"),
     ]
-    assert entries[-7]["purpose"] == "TREAT"
+    assert entries[-10]["purpose"] == "TREAT"
     assert all("treating clinician" not in str(e) for e in entries)
 
 
@@ -110,6 +127,7 @@ def test_grant_refusals_name_what_was_wrong(
         (grant_body(UNKNOWN), 404, None),
         (grant_body(w.other, grantee="NOBODY"), 404, None),
         (grant_body(w.other, expires_at="2001-01-01T00:00:00Z"), 400, None),
+        (grant_body(w.other, expires_at="2099-01-01T00:00:00Z"), 422, None),  # over a year
         (grant_body(w.other, expires_at="2099-01-01T00:00:00"), 422, None),  # no time zone
         (grant_body(w.other, scope="admin"), 422, None),
         (grant_body(w.other, justification=""), 422, None),
@@ -186,25 +204,59 @@ def test_break_glass_never_overrides_a_deny_rule(
     j = Journey(client, token_for)
     w = build_world(j)
     hire(j, "C-2", "clinician", "clinician", agreement=False)
+    hire(j, "C-3", "clinician", "clinician")  # a clinician who is a client, in group G-1
+    own = enrol(j, "Pellucid Varnstrom-Ike", "employee", "C-3")
+    j.ok("POST", f"/subjects/{own}/groups", DIRECTOR, json={"group_id": "G-1", "from": "2024-01-01"})
+    hire(j, "E-1", "engagement_specialist", "clinician")  # a title that does not chart
+    linked = ("C-3", "clinician")
     body = {"purpose": "BTG", "reason": REASON}
-    own = j.post(f"/charts/{w.own}/break-glass", PEER, json=body)
-    co_member = j.post(f"/charts/{w.other}/break-glass", PEER, json=body)
-    assert own.status_code == co_member.status_code == 403
-    assert own.json() == co_member.json() and own.json()["rule"] == "sequestration"
+    to_own = j.post(f"/charts/{own}/break-glass", linked, json=body)
+    co_member = j.post(f"/charts/{w.other}/break-glass", linked, json=body)
+    assert to_own.status_code == co_member.status_code == 403
+    assert to_own.json() == co_member.json() and to_own.json()["rule"] == "sequestration"
     unsigned = j.post(f"/charts/{w.other}/break-glass", ("C-2", "clinician"), json=body)
     assert (unsigned.status_code, unsigned.json()["rule"]) == (403, "no_confidentiality_agreement")
     unknown = j.post(f"/charts/{UNKNOWN}/break-glass", CLINICIAN, json=body)
     assert (unknown.status_code, unknown.json()["rule"]) == (403, "no_grant")
-    by_role = j.post(f"/charts/{w.other}/break-glass", PRIVACY, json=body)
-    assert (by_role.status_code, by_role.json()["rule"]) == (403, "role")
+    title = j.post(f"/charts/{w.other}/break-glass", ("E-1", "clinician"), json=body)
+    assert (title.status_code, title.json()["rule"]) == (403, "not_charting_title")
+    for who in (PRIVACY, PEER):  # peer staff never break the glass
+        by_role = j.post(f"/charts/{w.other}/break-glass", who, json=body)
+        assert (by_role.status_code, by_role.json()["rule"]) == (403, "role")
     assert j.ok("GET", "/break-glass", PRIVACY, params={"status": "all"})["items"] == []
     entries = j.audited_once_each(app_system)
-    assert [(e["action"], e["decision"], e["rule"]) for e in entries[-6:-2]] == [
+    assert [(e["action"], e["decision"], e["rule"]) for e in entries[-8:-3]] == [
         ("break_glass.invoke", "denied", "sequestration"),
         ("break_glass.invoke", "denied", "sequestration"),
         ("break_glass.invoke", "denied", "no_confidentiality_agreement"),
         ("break_glass.invoke", "denied", "no_grant"),
+        ("break_glass.invoke", "denied", "not_charting_title"),
     ]
+    assert director_notes(app_system) == ["self_access", "group_co_member"]
+
+
+def test_an_inappropriate_use_ends_and_blocks_until_the_privacy_officer_lifts_it(
+    client: TestClient, token_for: Tokens, app_system: System
+) -> None:
+    j = Journey(client, token_for)
+    w = build_world(j)
+    body = {"purpose": "ETREAT", "reason": REASON}
+    use_id = j.ok("POST", f"/charts/{w.other}/break-glass", CLINICIAN, json=body)["break_glass_id"]
+    assert j.get(f"/charts/{w.other}", CLINICIAN, params={"purpose": "ETREAT"}).status_code == 200
+    j.ok("POST", f"/break-glass/{use_id}/review", PRIVACY,
+         json={"outcome": "inappropriate", "notes": "no emergency on record"})
+    ended = j.get(f"/charts/{w.other}", CLINICIAN, params={"purpose": "ETREAT"})
+    assert (ended.status_code, ended.json()["rule"]) == (403, "no_grant")
+    again = j.post(f"/charts/{w.other}/break-glass", CLINICIAN, json=body)
+    assert (again.status_code, again.json()["rule"]) == (403, "break_glass_blocked")
+    assert "privacy officer" in again.json()["detail"]
+    assert j.post("/break-glass/blocks/C-1/lift", CLINICIAN,
+                  json={"reason": "mine"}).status_code == 403
+    j.ok("POST", "/break-glass/blocks/C-1/lift", PRIVACY, json={"reason": "retrained 2026-06"})
+    assert j.post(f"/charts/{w.other}/break-glass", CLINICIAN, json=body).status_code == 201
+    twice = j.post("/break-glass/blocks/C-1/lift", PRIVACY, json={"reason": "again"})
+    assert (twice.status_code, twice.json()["rule"]) == (422, "not_blocked")
+    j.audited_once_each(app_system)
 
 
 def test_a_review_of_inappropriate_use_needs_notes(

@@ -111,11 +111,20 @@ def test_the_supervisor_sees_the_accommodation_and_a_coworker_nothing(
         client.post(REQUESTS, headers=token_for("HR-1", "hr"), json={
             "employee_id": "E-1", "condition": CONDITION, "requested": "x"}),
     ]
-    assert [r.status_code for r in refusals] == [403, 403, 403, 422, 422]
+    assert [r.status_code for r in refusals] == [403, 403, 403, 403, 422]
     assert all(CONDITION not in r.text and HR_NOTE not in r.text for r in refusals)
+    assert all("E-1" not in r.text for r in refusals[:4])  # the employee is not named
     rules = [e["rule"] for e in audit_entries(app_system)[-5:]]
-    assert rules == ["medical_file_hr_only", "hr_or_employee_only", "role", "employee_only",
-                     "employee_only"]
+    assert rules == ["medical_file", "medical_file", "role", "medical_file", "employee_only"]
+    # an id that names no request reads exactly like another's file
+    unknown = f"{REQUESTS}/00000000-0000-4000-8000-000000000000"
+    for method, suffix, body in (("GET", "", None), ("POST", "/notes", {"text": "x"}),
+                                 ("POST", "/decline", {})):
+        mine = client.request(method, f"{path}{suffix}", headers=coworker, json=body)
+        none = client.request(method, f"{unknown}{suffix}", headers=coworker, json=body)
+        assert (mine.status_code, mine.json()["rule"]) == (none.status_code, none.json()["rule"])
+        assert mine.json()["detail"].replace(str(request_id), "<id>") == none.json()[
+            "detail"].replace("00000000-0000-4000-8000-000000000000", "<id>")
 
 
 def test_the_employee_declines_what_was_granted_once(

@@ -3,15 +3,16 @@ closing and reopening; every request leaves exactly one audit record."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
 
 from api.schemas.charts import ChartPublic
-from domain.access.policy import SEQUESTRATION_EXPLANATION
 from ops.bootstrap import System
 from tests import canaries, dbutil
 from tests.e2e.test_http_security import break_the_audit_trail
@@ -104,11 +105,24 @@ def build_world(j: Journey) -> World:
 
 
 def grant(j: Journey, grantee: str, pseudonym: str, scope: str = "write",
-          purpose: str = "TREAT") -> str:
+          purpose: str = "TREAT", confirm: bool = True) -> str:
+    """The privacy officer grants; the Director's office confirms (dual control)."""
+    expires = (datetime.now(UTC) + timedelta(days=300)).isoformat()
     created = j.ok("POST", "/grants", PRIVACY, json={
         "grantee": grantee, "pseudonym": pseudonym, "scope": scope, "purpose": purpose,
-        "expires_at": "2099-01-01T00:00:00Z", "justification": "assigned treating clinician"})
+        "expires_at": expires, "justification": "assigned treating clinician"})
+    if confirm:
+        j.ok("POST", f"/grants/{created['grant_id']}/confirm", DIRECTOR)
     return str(created["grant_id"])
+
+
+def without_ids(body: dict[str, Any], *ids: str) -> dict[str, Any]:
+    """A body with the given ids (grant ids are uuid4s) replaced by one placeholder."""
+    text = json.dumps(body)
+    for i in ids:
+        text = text.replace(i, "<id>")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
 
 
 def entry(activity_type: str = "individual_session", **extra: Any) -> dict[str, Any]:
@@ -182,38 +196,42 @@ def test_a_job_title_that_does_not_chart_is_refused(
     j.audited_once_each(app_system)
 
 
-def test_a_group_co_member_is_refused_as_sequestration(
+def test_a_group_co_members_grant_is_never_confirmed(
     client: TestClient, token_for: Tokens, app_system: System
 ) -> None:
     j = Journey(client, token_for)
     w = build_world(j)
-    grant(j, "R-1", w.other, scope="read")
-    refused = j.get(f"/charts/{w.other}", PEER)
-    assert refused.status_code == 403
-    assert refused.json() == {"error": "Forbidden", "detail": SEQUESTRATION_EXPLANATION,
-                              "rule": "sequestration"}
-    denied = j.audited_once_each(app_system)[-1]
-    assert (denied["action"], denied["target"], denied["purpose"], denied["decision"]) == (
-        "chart.read", w.other, "TREAT", "denied")
-    assert denied["rule"] == "sequestration" and "director_rule" not in denied
-    assert director_notes(app_system) == ["group_co_member"]
+    gid = grant(j, "R-1", w.other, scope="read", confirm=False)
+    refused = j.post(f"/grants/{gid}/confirm", DIRECTOR)
+    assert (refused.status_code, refused.json()["rule"]) == (403, "group_co_member")
+    read = j.get(f"/charts/{w.other}", PEER)
+    assert (read.status_code, read.json()["rule"]) == (403, "grant_unconfirmed")
+    confirm, denied = j.audited_once_each(app_system)[-2:]
+    assert (confirm["action"], confirm["rule"], confirm["decision"]) == (
+        "grant.confirm", "sequestration", "denied")
+    assert "director_rule" not in confirm and director_notes(app_system) == ["group_co_member"]
+    assert (denied["action"], denied["target"], denied["purpose"], denied["rule"]) == (
+        "chart.read", w.other, "TREAT", "grant_unconfirmed")
+    j.ok("POST", f"/grants/{gid}/decline", DIRECTOR, json={"reason": "attends G-1 with them"})
+    declined = j.get(f"/charts/{w.other}", PEER).json()
+    assert declined["rule"] == "grant_declined" and "G-1" not in str(declined)
 
 
-def test_self_access_is_refused_identically(
+def test_linked_and_unlinked_grantees_read_the_same_refusal(
     client: TestClient, token_for: Tokens, app_system: System
 ) -> None:
+    """R-1's own chart, a co-member's chart and an unrelated chart: one refusal."""
     j = Journey(client, token_for)
     w = build_world(j)
-    grant(j, "R-1", w.own, scope="read")
-    grant(j, "R-1", w.other, scope="read")
-    own = j.get(f"/charts/{w.own}", PEER)
-    co_member = j.get(f"/charts/{w.other}", PEER)
-    assert own.status_code == co_member.status_code == 403
-    assert own.json() == co_member.json()
-    assert own.json()["rule"] == "sequestration"
-    entries = j.audited_once_each(app_system)
-    assert [e["rule"] for e in entries[-2:]] == ["sequestration", "sequestration"]
-    assert director_notes(app_system) == ["self_access", "group_co_member"]
+    stranger = enrol(j, "Pellucid Varnstrom-Ike", "public_figure")
+    answers = []
+    for pseudonym in (w.own, w.other, stranger):
+        gid = grant(j, "R-1", pseudonym, scope="read", confirm=False)
+        read = j.get(f"/charts/{pseudonym}", PEER)
+        answers.append((read.status_code, without_ids(read.json(), gid)))
+    assert answers[0] == answers[1] == answers[2]
+    assert answers[0][1]["rule"] == "grant_unconfirmed"
+    assert director_notes(app_system) == []  # a read never writes one
 
 
 def test_the_director_sees_the_precise_rule(
@@ -221,10 +239,15 @@ def test_the_director_sees_the_precise_rule(
 ) -> None:
     j = Journey(client, token_for)
     w = build_world(j)
-    grant(j, "R-1", w.own, scope="read")
-    refused = j.get(f"/charts/{w.own}", ("R-1", "peer_staff", "director"))
+    gid = grant(j, "R-1", w.own, scope="read", confirm=False)
+    refused = j.post(f"/grants/{gid}/confirm", DIRECTOR)
     assert (refused.status_code, refused.json()["rule"]) == (403, "self_access")
-    assert j.audited_once_each(app_system)[-1]["rule"] == "sequestration"
+    queue = j.ok("GET", "/grants/confirmations", DIRECTOR,
+                 params={"after": app_system.audit.position()})["items"]
+    assert [(i["grant_id"], i["queue"], i["link_rule"]) for i in queue] == [
+        (gid, "pending", "self_access")]
+    assert j.audited_once_each(app_system)[-2]["rule"] == "sequestration"
+    assert director_notes(app_system) == ["self_access"]
 
 
 def test_an_unknown_pseudonym_is_refused_like_a_missing_grant(
@@ -292,7 +315,6 @@ def test_closing_needs_write_access_or_the_directors_office(
     j = Journey(client, token_for)
     w = build_world(j)
     grant(j, "C-1", w.other, scope="read")
-    grant(j, "R-1", w.own)
     read_only = j.post(f"/charts/{w.other}/close", CLINICIAN, json={"closed_on": "2024-07-01"})
     assert (read_only.status_code, read_only.json()["rule"]) == (403, "no_grant")
     peer = j.post(f"/charts/{w.own}/close", PEER, json={"closed_on": "2024-07-01"})

@@ -134,7 +134,11 @@ def test_wrong_roles_are_refused_and_steps_keep_their_order(
         (token_for("R-2", "peer_staff"), CASES, disclosure(), 403, "disclose_requires_self_or_manager"),
         (token_for("CD-1", "clinical_deputy"), f"{case}/referral", None, 403, "role"),
         (token_for("D-1", "director"), f"{case}/decision", {"outcome": "reassign"}, 409, "role"),
-        (token_for("CC-1", "county_counsel"), f"{case}/guidance", {"guidance": GUIDANCE}, 409, "role"),
+        # County Counsel handles referred cases only: before the referral it sees none
+        (token_for("CC-1", "county_counsel"), f"{case}/guidance", {"guidance": GUIDANCE}, 403,
+         "dual_relationship_reader"),
+        # a manager the disclosure was not made to does not handle it
+        (token_for("M-2", "manager"), f"{case}/referral", None, 403, "dual_relationship_reader"),
         (token_for("M-1", "manager"), f"{case}/referral", None, 201, "role"),
         (token_for("M-1", "manager"), f"{case}/referral", None, 409, "role"),
         (token_for("D-1", "director"), f"{case}/guidance", {"guidance": GUIDANCE}, 403,
@@ -154,8 +158,8 @@ def test_wrong_roles_are_refused_and_steps_keep_their_order(
     assert len(entries) == len(attempts)
     assert [e["rule"] for e in entries] == [a[4] for a in attempts]
     assert [e["decision"] for e in entries] == [
-        "denied", "denied", "failed", "failed", "allowed", "failed", "denied", "allowed",
-        "failed", "denied", "failed"]
+        "denied", "denied", "failed", "denied", "denied", "allowed", "failed", "denied",
+        "allowed", "failed", "denied", "failed"]
     assert client.get(case, headers=token_for("CD-1", "clinical_deputy")).json()[
         "guidance_waiver"]["role"] == "clinical_deputy"
 
@@ -183,7 +187,11 @@ def test_a_romance_with_a_client_closed_under_two_years_ago_is_never_no_conflict
     seen = client.get(case, headers=director).json()
     assert seen["prohibited"] is True
     assert seen["counterpart"] == {"pseudonym": pseudonym, "client_ref": None,
-                                   "case_status": "closed", "case_closed_on": str(closed_on)}
+                                   "case_status": "closed", "case_closed_on": str(closed_on),
+                                   "unknown": False}
+    # the manager handling it sees neither the chart's status nor the finding
+    managed = client.get(case, headers=token_for("M-1", "manager")).json()
+    assert managed["prohibited"] is None and managed["counterpart"]["case_status"] is None
     client.post(f"{case}/referral", headers=token_for("M-1", "manager"))
     client.post(f"{case}/guidance", headers=director, json={"waived": True, "reason": "urgent"})
     deputy = token_for("CD-1", "clinical_deputy")
@@ -275,3 +283,49 @@ def test_without_read_models_the_queue_is_folded_from_the_log(
             (late, True, "referral"), (fresh, False, "guidance_and_recommendation")]
         overdue = client.get(CASES, headers=deputy, params={"overdue": "true", "status": "open"})
         assert [i["case_id"] for i in overdue.json()["items"]] == [late]
+
+
+def test_a_disclosure_naming_an_unknown_pseudonym_reads_as_one_naming_a_known_one(
+    client: TestClient, token_for: Tokens, app_system: System
+) -> None:
+    """A disclosure must not tell the discloser which pseudonyms exist."""
+    agency(client, token_for, "R-1")
+    director, manager = token_for("D-1", "director"), token_for("M-1", "manager")
+    known = client.post("/subjects", headers=director, json={
+        "legal_name": "Quillon Brassmere-Oyelaran", "birth_date": "1979-03-03",
+        "category": "public_figure", "enrolled_on": "2024-01-15"}).json()["pseudonym"]
+    views = []
+    for pseudonym in (known, "SQ-ZZZZ-ZZZZ"):
+        body = disclosure(counterpart_pseudonym=pseudonym, counterpart_client_ref=None,
+                          counterpart_case_status=None, counterpart_case_closed_on=None)
+        told = client.post(CASES, headers=manager, json=body)
+        assert told.status_code == 201, told.text
+        seen = client.get(f"{CASES}/{told.json()['case_id']}", headers=manager).json()
+        views.append({k: v for k, v in seen.items() if k not in ("case_id",)}
+                     | {"counterpart": {**seen["counterpart"], "pseudonym": None}})
+        deputy = client.get(f"{CASES}/{told.json()['case_id']}",
+                            headers=token_for("CD-1", "clinical_deputy")).json()
+        assert deputy["counterpart"]["unknown"] is (pseudonym != known)
+    assert views[0] == views[1]
+
+
+def test_only_the_cases_own_handlers_meet_its_conditions(
+    client: TestClient, token_for: Tokens, app_system: System
+) -> None:
+    agency(client, token_for, "R-1")
+    hire(client, token_for, "M-2", "program_manager", ["manager"])
+    case_id, _ = disclose(client, token_for)
+    case = f"{CASES}/{case_id}"
+    director = token_for("D-1", "director")
+    client.post(f"{case}/referral", headers=token_for("M-1", "manager"))
+    client.post(f"{case}/guidance", headers=director, json={"waived": True, "reason": "urgent"})
+    client.post(f"{case}/recommendation", headers=token_for("CD-1", "clinical_deputy"),
+                json={"outcome": "reassign", "rationale": RATIONALE})
+    client.post(f"{case}/decision", headers=director,
+                json={"outcome": "exception_with_conditions", "conditions": ["quarterly check"]})
+    other = client.post(f"{case}/conditions/0/met", headers=token_for("M-2", "manager"))
+    assert (other.status_code, other.json()["rule"]) == (403, "dual_relationship_reader")
+    queue = client.get(CASES, headers=token_for("M-2", "manager")).json()["items"]
+    assert queue == []
+    met = client.post(f"{case}/conditions/0/met", headers=token_for("M-1", "manager"))
+    assert met.status_code == 200, met.text

@@ -18,6 +18,7 @@ import copy
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -125,9 +126,11 @@ def plant(f: Fuzzing) -> None:
         for name, category, extra in ((LEGAL_NAMES[0], "employee", {"staff_id": "R-1"}),
                                       (LEGAL_NAMES[1], "public_figure", {}))
     ]
-    f.ok("POST", "/grants", f.token("PO-1", "privacy_officer"), json={
+    granted = f.ok("POST", "/grants", f.token("PO-1", "privacy_officer"), json={
         "grantee": "C-1", "pseudonym": pseudonyms[1], "scope": "write", "purpose": "TREAT",
-        "expires_at": "2099-01-01T00:00:00Z", "justification": "assigned treating clinician"})
+        "expires_at": (datetime.now(UTC) + timedelta(days=300)).isoformat(),
+        "justification": "assigned treating clinician"})
+    f.ok("POST", f"/grants/{granted['grant_id']}/confirm", director)
     f.ok("POST", f"/charts/{pseudonyms[1]}/entries", f.token("C-1", "clinician"), json={
         "activity_type": "individual_session", "service_date": "2024-06-03", "note": NOTE})
     assert f.template.projections is not None

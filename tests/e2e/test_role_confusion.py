@@ -50,30 +50,37 @@ ROUTES: dict[tuple[str, str], set[str]] = {
     # but the director and privacy officer, who may know which pseudonyms exist.
     ("GET", f"/charts/{P}"): {"director", "privacy_officer"},
     ("POST", f"/charts/{P}/entries"): {"clinician", "peer_staff"},
-    ("POST", f"/charts/{P}/break-glass"): {"clinician", "peer_staff"},
+    ("POST", f"/charts/{P}/break-glass"): {"clinician"},
     ("POST", f"/charts/{P}/close"): {"clinician", "director"},
     ("POST", f"/charts/{P}/reopen"): {"clinician", "director"},
     ("POST", "/grants"): {"privacy_officer"},
     ("GET", "/grants"): {"privacy_officer"},
     ("GET", f"/grants/{U}"): {"privacy_officer"},
     ("POST", f"/grants/{U}/revoke"): {"privacy_officer"},
+    ("GET", "/grants/confirmations"): {"director"},
+    ("POST", f"/grants/{U}/confirm"): {"director"},
+    ("POST", f"/grants/{U}/decline"): {"director"},
+    ("POST", "/break-glass/blocks/X-404/lift"): {"privacy_officer"},
     ("GET", "/break-glass"): {"privacy_officer"},
     ("GET", f"/break-glass/{U}"): {"privacy_officer"},
     ("POST", f"/break-glass/{U}/review"): {"privacy_officer"},
     ("POST", "/dual-relationships"): EVERYONE,  # the staff member itself, or a manager
     ("GET", "/dual-relationships"): DEPUTY | {"county_counsel", "manager"},
     ("GET", f"/dual-relationships/{U}"): DEPUTY,  # others: the same 403 for unknown ids
-    ("POST", f"/dual-relationships/{U}/referral"): {"manager"},
-    ("POST", f"/dual-relationships/{U}/guidance"): DEPUTY | {"county_counsel"},  # or a waiver
+    # A step on an unknown id: only the Director's office and the Clinical Deputy learn
+    # that it names no case; everyone else gets the same 403 as for another's case.
+    ("POST", f"/dual-relationships/{U}/referral"): set(),
+    ("POST", f"/dual-relationships/{U}/guidance"): DEPUTY | {"county_counsel"},  # body first
     ("POST", f"/dual-relationships/{U}/recommendation"): {"clinical_deputy"},
     ("POST", f"/dual-relationships/{U}/decision"): {"director"},
-    ("POST", f"/dual-relationships/{U}/conditions/0/met"): DEPUTY | {"manager"},
+    ("POST", f"/dual-relationships/{U}/conditions/0/met"): DEPUTY,
     ("POST", f"/dual-relationships/{U}/close"): DEPUTY,
     ("POST", "/accommodations"): EVERYONE,  # only for oneself: the handler checks
-    ("GET", f"/accommodations/{U}"): EVERYONE,  # the employee, hr or the supervisor
-    ("POST", f"/accommodations/{U}/notes"): EVERYONE,  # hr or the employee
+    # An unknown request id: hr learns it names none; everyone else gets the one 403.
+    ("GET", f"/accommodations/{U}"): {"hr"},
+    ("POST", f"/accommodations/{U}/notes"): EVERYONE,  # the body is checked first
     ("POST", f"/accommodations/{U}/decision"): {"hr"},
-    ("POST", f"/accommodations/{U}/decline"): EVERYONE,  # the employee
+    ("POST", f"/accommodations/{U}/decline"): set(),  # only the employee, who it is not
     # Careers: hr and the Director's office write; the person and its supervisor also read.
     ("GET", "/jobs"): EVERYONE,
     **{("POST", f"/staff/X-404/{path}"): HR_DIRECTOR for path in CAREER_WRITES},

@@ -14,6 +14,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -109,10 +110,14 @@ def set_up_charts(base: str, tokens: Tokens, count: int) -> list[str]:
                 "legal_name": f"{LEGAL_NAME} {i}", "birth_date": "1980-02-03",
                 "category": "public_figure", "enrolled_on": "2024-01-15"}))
             pseudonyms.append(str(enrolled["pseudonym"]))
-            ok(send(http, base, "POST", "/grants", tokens(PRIVACY, "privacy_officer"), json={
-                "grantee": CLINICIAN, "pseudonym": pseudonyms[-1], "scope": "write",
-                "purpose": "TREAT", "expires_at": "2099-01-01T00:00:00Z",
-                "justification": "assigned treating clinician"}))
+            granted = ok(send(http, base, "POST", "/grants", tokens(PRIVACY, "privacy_officer"),
+                              json={"grantee": CLINICIAN, "pseudonym": pseudonyms[-1],
+                                    "scope": "write", "purpose": "TREAT",
+                                    "expires_at": (datetime.now(UTC) + timedelta(days=300))
+                                    .isoformat(),
+                                    "justification": "assigned treating clinician"}))
+            ok(send(http, base, "POST", f"/grants/{granted['grant_id']}/confirm",
+                    tokens(DIRECTOR, "director")))
     return pseudonyms
 
 

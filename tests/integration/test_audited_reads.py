@@ -35,9 +35,10 @@ def charts(system: System) -> tuple[str, str]:
     for pseudonym in (granted, other):
         system.charts.open(pseudonym, system.subjects.get(pseudonym).id, HIRED)
     subject = system.subjects.get(granted)
-    system.access.grant("C-1", granted, subject.id, "read", "TREAT", NOW + timedelta(days=1),
-                        "treating clinician", "PO", NOW - timedelta(hours=1),
-                        actor_roles=["privacy_officer"])
+    gid, _ = system.access.grant("C-1", granted, subject.id, "read", "TREAT",
+                                 NOW + timedelta(days=1), "treating clinician", "PO",
+                                 NOW - timedelta(hours=1), actor_roles=["privacy_officer"])
+    system.access.confirm(gid, "D-1", NOW - timedelta(minutes=30), None, actor_roles=["director"])
     return granted, other
 
 

@@ -29,8 +29,12 @@ def test_demo_exercises_the_rules(system: System) -> None:
     riley, quinn, _, figure, _ = system.subjects.list_pseudonyms()
     now = datetime.now(UTC)
     peer = Principal("R-001", frozenset({"peer_staff"}))
-    assert system.chart_access.decide(peer, "read", figure, "TREAT", now).rule == "group_co_member"
-    assert system.chart_access.decide(peer, "read", riley, "TREAT", now).rule == "self_access"
+    assert system.chart_access.decide(peer, "read", figure, "TREAT", now).rule == (
+        "grant_unconfirmed")
+    assert system.chart_access.link_denial("R-001", figure, "TREAT", now.date()) is not None
+    assert system.chart_access.decide(peer, "read", riley, "TREAT", now).rule == "no_grant"
+    assert system.chart_access.link_denial("R-001", riley, "TREAT", now.date()).rule == (
+        "self_access")
     clinician = Principal("C-002", frozenset({"clinician"}))
     assert system.chart_access.decide(clinician, "read", riley, "TREAT", now).allowed
     crisis = Principal("C-003", frozenset({"clinician"}))

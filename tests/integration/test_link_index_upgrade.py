@@ -46,8 +46,8 @@ def test_a_start_indexes_the_links_of_an_older_log(backend: str, settings_for) -
     system: System = build(settings_for(backend))  # the service starting after the upgrade
     try:
         assert [s.pseudonym for s in system.subjects.subjects_linked_to(STAFF)] == [pseudonym]
-        facts = system.chart_access.facts(STAFF, other, DAY)
-        assert GROUP in {g.group_id for g in facts.principal_client_groups}
+        links = system.chart_access.links(STAFF, other)
+        assert GROUP in {g.group_id for g in links.principal_client_groups}
         with pytest.raises(AlreadyExists):
             system.subjects.enrol("Ottoline Vantongeren", date(1980, 1, 1), "employee", STAFF,
                                   program_labels=["PSY"], enrolled_on=DAY)

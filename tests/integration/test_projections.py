@@ -78,10 +78,12 @@ def test_read_models_hold_the_written_facts(system: System, history: Written) ->
 def test_effective_access_lists_live_grants_only(system: System, history: Written) -> None:
     runner = runner_for(system)
     runner.catch_up()
-    access, p = model(runner, "effective_access"), history.pseudonyms[0]
+    access, p = model(runner, "effective_access_v2"), history.pseudonyms[0]
     assert [g["grantee"] for g in access.for_chart(runner.db, p, NOW)] == ["C-2"]
     assert [g["pseudonym"] for g in access.for_principal(runner.db, "C-2", NOW)] == [p]
     assert access.for_principal(runner.db, "C-3", NOW) == []  # revoked
+    assert access.for_principal(runner.db, "C-6", NOW) == []  # not confirmed
+    assert [g["grantee"] for g in access.pending(runner.db, NOW)] == ["C-6"]
     assert access.for_chart(runner.db, p, NOW + timedelta(days=31)) == []  # expired
 
 

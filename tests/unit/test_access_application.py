@@ -276,7 +276,6 @@ def test_facts_for_a_stranger_are_empty(app: AccessApplication) -> None:
 
 
 def test_an_id_of_another_kind_is_not_a_grant(memory_system) -> None:  # type: ignore[no-untyped-def]
-    from datetime import date
 
     import pytest
 

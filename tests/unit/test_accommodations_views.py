@@ -10,10 +10,11 @@ from uuid import UUID
 import pytest
 
 from domain.accommodations import AccommodationsApplication
-from domain.base import KEK_EVENTS, KEK_MEDICAL
+from domain.base import KEK_EVENTS, KEK_MEDICAL, KeyScope
 from domain.errors import PermissionDenied, SequesterError
 from domain.staff.aggregate import staff_uuid
 from ops.bootstrap import System
+from ops.keys.datakeys import data_key_id
 
 EMPLOYEE, HR, SUPERVISOR, OTHER = "rss-1", "hr-1", "pm-1", "clin-1"
 CONDITION = "schizoaffective disorder, auditory hallucinations under fluorescent light"
@@ -22,6 +23,10 @@ HR_NOTE = "hr-note: discussed lighting vendors with the employee"
 EMPLOYEE_NOTE = "employee-note: glare worst after noon"
 HARDSHIP = "rewiring the whole floor exceeds the facilities budget"
 AT = datetime(2024, 3, 5, 14, 0, tzinfo=UTC)
+
+
+def supervisor_of(employee_id: str) -> str | None:
+    return SUPERVISOR if employee_id == EMPLOYEE else None
 
 
 @pytest.fixture
@@ -58,21 +63,46 @@ def granted(app: AccommodationsApplication) -> UUID:
 def test_filing_creates_a_medical_data_key_for_the_employee(
     memory_system: System, app: AccommodationsApplication
 ) -> None:
-    store = memory_system.keyring.store
-    subject = staff_uuid(EMPLOYEE)
-    assert store.find(KEK_MEDICAL, subject) is None
-    before = {s.name: sum(s.data_keys_by_version.values()) for s in memory_system.keyring.status()}
+    keyring, store = memory_system.keyring, memory_system.keyring.store
+    stored = keyring.stored_scope(KeyScope(KEK_MEDICAL, staff_uuid(EMPLOYEE)))
+    app.file(HR, HR, CONDITION, REQUESTED, None, date(2024, 3, 1))  # the blinding key exists
+    assert store.find(KEK_MEDICAL, stored.subject_id) is None
+    before = {s.name: sum(s.data_keys_by_version.values()) for s in keyring.status()}
     app.file(EMPLOYEE, EMPLOYEE, CONDITION, REQUESTED, None, date(2024, 3, 1))
-    after = {s.name: sum(s.data_keys_by_version.values()) for s in memory_system.keyring.status()}
-    assert store.find(KEK_MEDICAL, subject) is not None
+    after = {s.name: sum(s.data_keys_by_version.values()) for s in keyring.status()}
+    assert store.find(KEK_MEDICAL, stored.subject_id) is not None
     assert after[KEK_MEDICAL] == before[KEK_MEDICAL] + 1
     assert after[KEK_EVENTS] == before[KEK_EVENTS]
+
+
+def test_a_medical_key_is_not_filed_under_the_staff_members_public_id(
+    memory_system: System, granted: UUID
+) -> None:
+    """A database reader who knows staff ids cannot tell whose medical file a key is."""
+    store, subject = memory_system.keyring.store, staff_uuid(EMPLOYEE)
+    assert store.find(KEK_MEDICAL, subject) is None
+    assert store.get(data_key_id(KEK_MEDICAL, subject)) is None
+    assert all(r.subject_id != subject for r in store.for_kek(KEK_MEDICAL))
+    rows = memory_system.infrastructure.recorder.select_events(granted)
+    assert {UUID(bytes=row.state[1:17]) for row in rows} != {data_key_id(KEK_MEDICAL, subject)}
+
+
+def test_shredding_the_employee_shreds_the_medical_file(
+    memory_system: System, granted: UUID
+) -> None:
+    from domain.errors import DataShredded
+
+    memory_system.keyring.shred(staff_uuid(EMPLOYEE), "retention period ended")
+    with pytest.raises(DataShredded):
+        AccommodationsApplication(memory_system.infrastructure).get(granted)
 
 
 def test_every_event_is_sealed_under_the_medical_data_key(
     memory_system: System, granted: UUID
 ) -> None:
-    medical = memory_system.keyring.store.find(KEK_MEDICAL, staff_uuid(EMPLOYEE))
+    keyring = memory_system.keyring
+    stored = keyring.stored_scope(KeyScope(KEK_MEDICAL, staff_uuid(EMPLOYEE)))
+    medical = keyring.store.find(KEK_MEDICAL, stored.subject_id)
     assert medical is not None
     rows = memory_system.infrastructure.recorder.select_events(granted)
     assert len(rows) == 6
@@ -82,7 +112,7 @@ def test_every_event_is_sealed_under_the_medical_data_key(
 
 # -- views ------------------------------------------------------------------------------
 def test_hr_reads_the_whole_file(app: AccommodationsApplication, granted: UUID) -> None:
-    view = app.view(granted, HR, ["hr"], viewer_is_supervisor=False)
+    view = app.view(granted, HR, ["hr"], supervisor_of=supervisor_of)[1]
     assert view["condition"] == CONDITION
     assert [n["text"] for n in view["notes"]] == [HR_NOTE, EMPLOYEE_NOTE]
     assert view["accommodation"] == "a desk lamp and a dimmer"
@@ -91,7 +121,7 @@ def test_hr_reads_the_whole_file(app: AccommodationsApplication, granted: UUID) 
 def test_the_supervisor_sees_the_accommodation_not_the_condition(
     app: AccommodationsApplication, granted: UUID
 ) -> None:
-    view = app.view(granted, SUPERVISOR, ["manager"], viewer_is_supervisor=True)
+    view = app.view(granted, SUPERVISOR, ["manager"], supervisor_of=supervisor_of)[1]
     assert view == {
         "request_id": granted,
         "employee_id": EMPLOYEE,
@@ -106,7 +136,7 @@ def test_the_supervisor_sees_the_accommodation_not_the_condition(
 def test_the_supervisor_sees_no_hardship_reasoning(app: AccommodationsApplication) -> None:
     request_id, _ = app.file(EMPLOYEE, EMPLOYEE, CONDITION, REQUESTED, None, date(2024, 3, 1))
     app.deny(request_id, HR, ["hr"], HARDSHIP, AT)
-    view = app.view(request_id, SUPERVISOR, ["manager"], viewer_is_supervisor=True)
+    view = app.view(request_id, SUPERVISOR, ["manager"], supervisor_of=supervisor_of)[1]
     assert view["status"] == "denied"
     assert HARDSHIP not in repr(view) and CONDITION not in repr(view)
 
@@ -114,7 +144,7 @@ def test_the_supervisor_sees_no_hardship_reasoning(app: AccommodationsApplicatio
 def test_the_employee_sees_its_own_words_and_the_decision(
     app: AccommodationsApplication, granted: UUID
 ) -> None:
-    view = app.view(granted, EMPLOYEE, ["peer_staff"], viewer_is_supervisor=False)
+    view = app.view(granted, EMPLOYEE, ["peer_staff"], supervisor_of=supervisor_of)[1]
     assert view["condition"] == CONDITION and view["functions_affected"] == "data entry"
     assert [n["text"] for n in view["notes"]] == [EMPLOYEE_NOTE]
     assert view["decision"]["accommodation"] == "a desk lamp and a dimmer"
@@ -123,8 +153,29 @@ def test_the_employee_sees_its_own_words_and_the_decision(
 
 def test_anyone_else_is_refused(app: AccommodationsApplication, granted: UUID) -> None:
     with pytest.raises(PermissionDenied) as err:
-        app.view(granted, OTHER, ["clinician", "manager"], viewer_is_supervisor=False)
-    assert err.value.rule == "medical_file_hr_only"
+        app.view(granted, OTHER, ["clinician", "manager"], supervisor_of=supervisor_of)[1]
+    assert err.value.rule == "medical_file" and EMPLOYEE not in err.value.detail
+
+
+def test_an_unknown_request_is_refused_like_anothers_file(
+    app: AccommodationsApplication, granted: UUID
+) -> None:
+    from uuid import uuid4
+
+    from domain.errors import NotFound
+
+    unknown = uuid4()
+    for act in (lambda i: app.view(i, OTHER, ["manager"], supervisor_of),
+                lambda i: app.add_note(i, OTHER, ["manager"], "x", AT),
+                lambda i: app.decline(i, OTHER, "x", "", AT)):
+        refusals = []
+        for request_id in (granted, unknown):
+            with pytest.raises(PermissionDenied) as err:
+                act(request_id)
+            refusals.append((err.value.rule, err.value.detail.replace(str(request_id), "<id>")))
+        assert refusals[0] == refusals[1]
+    with pytest.raises(NotFound):  # hr may learn that an id names no file
+        app.view(unknown, HR, ["hr"], supervisor_of)
 
 
 # -- errors carry no medical text ---------------------------------------------------------
@@ -139,7 +190,7 @@ def test_no_error_message_carries_the_condition_or_a_note(
         lambda: app.deny(granted, OTHER, [], HR_NOTE, AT),
         lambda: app.decline(granted, HR, CONDITION, HR_NOTE, AT),
         lambda: app.decline(granted, EMPLOYEE, CONDITION, HR_NOTE, AT),
-        lambda: app.view(granted, OTHER, ["clinician"], viewer_is_supervisor=False),
+        lambda: app.view(granted, OTHER, ["clinician"], supervisor_of=supervisor_of)[1],
     ]
     for attempt in attempts:
         with pytest.raises(SequesterError) as err:

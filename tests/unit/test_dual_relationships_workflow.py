@@ -43,7 +43,6 @@ def refused_without_change(app: App, case_id: UUID, step: Callable[[], object]) 
 # --- out of order -------------------------------------------------------------------------
 
 BEFORE_REFERRAL: list[tuple[str, Callable[[App, UUID], object]]] = [
-    ("guidance", lambda a, c: a.record_guidance(c, COUNSEL, "advice", D1)),
     ("waiver", lambda a, c: a.waive_guidance(c, DEPUTY, "urgent", D1)),
     ("recommendation", lambda a, c: a.recommend(c, DEPUTY, "reassign", "why", D1)),
     ("decision", lambda a, c: a.decide(c, DIRECTOR, "reassign", [], D1)),
@@ -58,6 +57,20 @@ def test_no_step_comes_before_the_referral(
 ) -> None:
     case_id = disclose(app)
     assert isinstance(refused_without_change(app, case_id, lambda: step(app, case_id)), OutOfOrder)
+
+
+def test_county_counsel_sees_no_case_before_its_referral(app: App) -> None:
+    case_id = disclose(app)
+    refused = refused_without_change(
+        app, case_id, lambda: app.record_guidance(case_id, COUNSEL, "advice", D1))
+    assert isinstance(refused, PermissionDenied) and refused.rule == "dual_relationship_reader"
+
+
+def test_a_manager_steps_only_the_cases_it_handles(app: App) -> None:
+    case_id = disclose(app)
+    other = Actor("M-9", frozenset({"manager"}))
+    refused = refused_without_change(app, case_id, lambda: app.refer(case_id, other, D1))
+    assert isinstance(refused, PermissionDenied) and refused.rule == "dual_relationship_reader"
 
 
 def test_a_case_is_referred_only_once(app: App) -> None:
@@ -197,9 +210,12 @@ def test_a_referral_dated_before_the_disclosure_is_refused(app: App) -> None:
         app.refer(case_id, MANAGER, date(2024, 1, 19))
 
 
-def test_a_step_on_an_unknown_case_is_not_found(app: App) -> None:
-    with pytest.raises(NotFound):
+def test_a_step_on_an_unknown_case_is_refused_like_anothers(app: App) -> None:
+    """Only the Director's office and the Clinical Deputy learn that an id names no case."""
+    with pytest.raises(PermissionDenied, match="dual-relationship case"):
         app.refer(uuid4(), MANAGER, D1)
+    with pytest.raises(NotFound):
+        app.recommend(uuid4(), DEPUTY, "reassign", "why", D1)
 
 
 # --- wrong role -----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from domain.audit.replay import (
     REVEAL_GROUPS,
     aggregate_state,
     replay,
+    reveal_for,
 )
 from domain.audit.trail import AuditEntry
 from domain.charts.aggregate import chart_uuid
@@ -266,9 +267,14 @@ def test_version_zero_is_refused(memory_system: System, world: World) -> None:
         replay(memory_system, "staff", EMPLOYEE, version=0)
 
 
-def test_a_version_past_the_latest_is_not_found(memory_system: System, world: World) -> None:
-    with pytest.raises(NotFound, match="latest version is 2"):
+def test_a_version_past_the_latest_is_not_found_and_says_not_how_many(
+    memory_system: System, world: World
+) -> None:
+    """Saying how many versions there are would answer for any id whether it exists."""
+    with pytest.raises(NotFound) as caught:
         replay(memory_system, "staff", EMPLOYEE, version=3)
+    assert str(caught.value) == f"staff member {EMPLOYEE} has no version 3"
+    assert "2" not in str(caught.value).replace(EMPLOYEE, "")
 
 
 def test_as_of_and_version_together_are_refused(memory_system: System, world: World) -> None:
@@ -425,8 +431,9 @@ def test_revealing_the_link_shows_it(memory_system: System, world: World) -> Non
 def test_chart_notes_are_redacted_by_default(memory_system: System, world: World) -> None:
     state = replay(memory_system, "chart", world.pseudonym).state
     assert state["entries"][0]["note"] == REDACTED
-    assert state["entries"][0]["activity_type"] == "individual_session"
-    assert state["closures"][0]["reopen_reason"] == REDACTED
+    # activity types and service codes are clinical (a SUD code is 42 CFR Part 2 data)
+    assert state["entries"][0]["activity_type"] == state["entries"][0]["service_code"] == REDACTED
+    assert state["entries"][0]["author"] and state["closures"][0]["reopen_reason"] == REDACTED
 
 
 def test_revealing_notes_shows_them(memory_system: System, world: World) -> None:
@@ -438,8 +445,8 @@ def test_the_medical_file_is_redacted_by_default(memory_system: System, world: W
     state = replay(memory_system, "accommodation", str(world.request_id)).state
     assert state["condition"] == state["functions_affected"] == REDACTED
     assert state["notes"][0]["text"] == REDACTED and state["notes"][0]["author"] == "HR-1"
-    assert state["decision"]["undue_hardship"] == REDACTED
-    assert state["requested"] == "later shifts"
+    assert state["decision"] == state["requested"] == REDACTED
+    assert state["status"] and state["employee_id"]
 
 
 def test_revealing_medical_shows_the_file(memory_system: System, world: World) -> None:
@@ -455,3 +462,40 @@ def test_revealing_one_group_keeps_the_others_redacted(memory_system: System, wo
 def test_an_unknown_group_to_reveal_is_refused(memory_system: System, world: World) -> None:
     with pytest.raises(InvalidInput, match="known groups"):
         replay(memory_system, "identity", world.pseudonym, reveal={"everything"})
+
+
+# -- what each role's replay shows: no more than its own routes ------------------------
+
+
+def test_an_auditor_sees_no_subject_details_supervisor_or_free_text(
+    memory_system: System, world: World
+) -> None:
+    auditor = reveal_for({"auditor"})
+    subject = replay(memory_system, "subject", world.pseudonym, reveal=auditor).state
+    assert {subject[k] for k in ("category", "labels", "groups", "clinicians", "staff_link")} == {
+        REDACTED}
+    staff = replay(memory_system, "staff", EMPLOYEE, reveal=auditor).state
+    assert staff["supervisor_id"] == REDACTED and staff["job_title"]
+
+
+def test_the_directors_office_sees_subjects_but_never_notes_or_medical(
+    memory_system: System, world: World
+) -> None:
+    director = reveal_for({"director", "auditor"})
+    subject = replay(memory_system, "subject", world.pseudonym, reveal=director).state
+    assert subject["category"] == "employee" and subject["staff_link"] != REDACTED
+    chart = replay(memory_system, "chart", world.pseudonym, reveal=director).state
+    assert chart["entries"][0]["note"] == REDACTED
+    medical = replay(memory_system, "accommodation", str(world.request_id), reveal=director).state
+    assert medical["condition"] == REDACTED
+
+
+def test_an_unlisted_attribute_is_redacted_for_everyone(memory_system: System, world: World) -> None:
+    from domain.audit.replay import redact
+    from domain.subjects.subject import Subject
+
+    subject = memory_system.subjects.get(world.pseudonym)
+    state = redact(subject, {"pseudonym": "SQ", "new_field": "x", "version": 1},
+                   REVEAL_GROUPS)
+    assert state == {"pseudonym": "SQ", "new_field": REDACTED, "version": 1}
+    assert isinstance(subject, Subject)
