@@ -28,13 +28,15 @@ Decided = event_class(Case, "Decided")
 ConditionMet = event_class(Case, "ConditionMet")
 Closed = event_class(Case, "Closed")
 TABLE = Table(
-    "dual_relationship_queue",
+    # v2: recorded_at, so cases otherwise tied keep the order they were recorded in
+    "dual_relationship_queue_v2",
     (
         Column("case_id", "text", False),
         Column("subject_id", "text", False),
         Column("staff_id", "text", False),
         Column("kind", "text", False),
         Column("disclosed_on", "date", False),
+        Column("recorded_at", "timestamp", False),
         Column("referred_on", "date"),
         Column("guidance_on", "date"),
         Column("recommended_on", "date"),
@@ -99,7 +101,7 @@ def _change(event: Any) -> Row:
 
 
 class DualRelationshipQueue(FoldProjection):
-    name = "dual_relationship_queue"
+    name = "dual_relationship_queue_v2"
     table = TABLE
     events = (
         Disclosed,
@@ -148,7 +150,7 @@ class DualRelationshipQueue(FoldProjection):
             where.append("next_due_on < %s")
             params.append(db.dialect.to_db("date", today))
         with db.read() as tx:
-            rows = tx.rows(TABLE, " AND ".join(where), params, order_by="disclosed_on, case_id")
+            rows = tx.rows(TABLE, " AND ".join(where), params, order_by="disclosed_on, recorded_at, case_id")
         return sorted((with_clock(r, today) for r in rows), key=urgency)
 
     def case(self, db: Db, case_id: str, today: date) -> Row | None:
@@ -165,6 +167,7 @@ def disclosed_row(event: Any) -> Row:
         "staff_id": d["staff_id"],
         "kind": d["kind"],
         "disclosed_on": d["disclosed_on"],
+        "recorded_at": event.recorded_at,
         "referred_on": None,
         "guidance_on": None,
         "recommended_on": None,
@@ -191,4 +194,5 @@ def with_clock(row: Row, today: date) -> Row:
 
 def urgency(row: Row) -> tuple[Any, ...]:
     due = row["next_due_on"]
-    return (not row["overdue"], due is None, due or date.max, row["disclosed_on"], row["case_id"])
+    return (not row["overdue"], due is None, due or date.max, row["disclosed_on"],
+            row["recorded_at"], row["case_id"])

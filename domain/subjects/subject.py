@@ -18,7 +18,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import event
 
 from domain.base import ID_CACHE_SIZE, KEK_EVENTS, ProtectedAggregate
-from domain.errors import InvalidInput, RuleViolation
+from domain.errors import InvalidInput, LinkRefusal, RuleViolation
 
 SUBJECT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:sequester:subject")
 
@@ -244,9 +244,9 @@ class Subject(ProtectedAggregate):
         does not tell which staff member is the client."""
         staff_id = check_text(staff_id, "staff_id", 100)
         if self.staff_link is not None and candidate_link == self.staff_link:
-            raise RuleViolation("self_clinician", SEQUESTRATION_DENIAL)
+            raise LinkRefusal("self_clinician", SEQUESTRATION_DENIAL)
         if self.staff_link is not None and self.staff_link in supervisee_links:
-            raise RuleViolation("supervisor_as_clinician", SEQUESTRATION_DENIAL)
+            raise LinkRefusal("supervisor_as_clinician", SEQUESTRATION_DENIAL)
         if staff_id in self.clinicians:
             raise RuleViolation(
                 "clinician_already_assigned",

@@ -50,7 +50,7 @@ def test_shredding_empties_the_subjects_read_models(env: System) -> None:
     subject_id = env.subjects.get(pseudonym).id
     assert main(["keys", "shred", "--subject", str(subject_id), "--reason", "retention ended"]) == 0
     fresh = build(env.settings)
-    for name in ("rm_subject_list", "rm_chart_index", "rm_chart_entries"):
+    for name in ("rm_subject_list_v2", "rm_chart_index", "rm_chart_entries_v2"):
         rows = dbutil.execute(fresh, f"SELECT COUNT(*) FROM {table(env, name)} WHERE subject_id = %s",
                               (str(subject_id),))
         assert rows[0][0] == 0, name

@@ -106,7 +106,7 @@ def test_a_rebuild_in_large_batches_equals_one_event_per_transaction(system: Sys
     scratch = live.rebuild("rm_big_", batch_size=100_000)
     assert compare(live, scratch) == []
     entries, index = (next(p for p in live.projections if p.name == name)
-                      for name in ("chart_entries", "chart_index"))  # fmt: skip
+                      for name in ("chart_entries_v2", "chart_index"))  # fmt: skip
     for chart in index.charts(scratch.db):  # type: ignore[attr-defined]
         rebuilt = entries.entries(scratch.db, chart["pseudonym"])  # type: ignore[attr-defined]
         assert rebuilt == entries.entries(live.db, chart["pseudonym"])  # type: ignore[attr-defined]

@@ -60,7 +60,7 @@ def test_read_models_hold_the_written_facts(system: System, history: Written) ->
     runner = runner_for(system)
     runner.catch_up()
     db, p = runner.db, history.pseudonyms[0]
-    subject = model(runner, "subject_list").by_pseudonym(db, p)
+    subject = model(runner, "subject_list_v2").by_pseudonym(db, p)
     assert (subject["category"], subject["group_count"], subject["clinician_count"]) == (
         "employee", 1, 1,
     )  # fmt: skip
@@ -68,9 +68,9 @@ def test_read_models_hold_the_written_facts(system: System, history: Written) ->
     assert (chart["status"], chart["closed_on"], chart["entry_count"]) == (
         "closed", date(2025, 3, 1), 2,
     )  # fmt: skip
-    notes = [e["note"] for e in model(runner, "chart_entries").entries(db, p)]
+    notes = [e["note"] for e in model(runner, "chart_entries_v2").entries(db, p)]
     assert notes == [NOTE, "corrected"]
-    (case,) = model(runner, "dual_relationship_queue").queue(db, date(2024, 3, 20))
+    (case,) = model(runner, "dual_relationship_queue_v2").queue(db, date(2024, 3, 20))
     assert (case["current_step"], case["overdue"], case["age_days"]) == ("recommendation", True, 29)
     assert [b["clinician"] for b in model(runner, "break_glass_queue").pending(db)] == ["C-4"]
 
@@ -121,9 +121,9 @@ def test_a_stale_delivery_is_refused_and_rolled_back(system: System, history: Wr
     runner.catch_up()
     before = counts(runner)
     notes = system.infrastructure.recorder.select_notifications(start=1, limit=1000)
-    decoded = runner._decode(notes, set(model(runner, "chart_entries").topics))
+    decoded = runner._decode(notes, set(model(runner, "chart_entries_v2").topics))
     with pytest.raises(TrackingConflict):
-        runner._apply(model(runner, "chart_entries"), 0, notes[-1].id, decoded)
+        runner._apply(model(runner, "chart_entries_v2"), 0, notes[-1].id, decoded)
     assert counts(runner) == before
 
 
@@ -147,7 +147,7 @@ def test_a_failing_batch_leaves_no_rows_and_no_position(system: System, history:
     assert set(failed.value.failures) == {"chart_index"}
     assert runner.position("chart_index") == 0
     assert counts(runner)["chart_index"] == 0
-    assert runner.position("subject_list") == history.position  # the others went on
+    assert runner.position("subject_list_v2") == history.position  # the others went on
     exploding.armed = False
     runner.catch_up()
     assert counts(runner)["chart_index"] == 1
@@ -172,7 +172,7 @@ def test_run_forever_serves_read_your_writes(system: System) -> None:
     try:
         written = clinical_history(system)
         assert runner.wait(written.position, timeout=10)
-        assert model(runner, "subject_list").by_pseudonym(runner.db, written.pseudonyms[0])
+        assert model(runner, "subject_list_v2").by_pseudonym(runner.db, written.pseudonyms[0])
     finally:
         stop.set()
         worker.join(timeout=10)
@@ -206,7 +206,7 @@ def test_shredded_subject_is_skipped_and_forgotten(system: System, history: Writ
     runner.catch_up()
     shredded = subject_uuid(history.pseudonyms[0])
     system.keyring.shred(shredded, "retention period ended")
-    entries = model(runner, "chart_entries").entries(runner.db, history.pseudonyms[0])
+    entries = model(runner, "chart_entries_v2").entries(runner.db, history.pseudonyms[0])
     assert [(e["note"], e["note_shredded"]) for e in entries] == [(None, True)] * 2
     runner.forget_subject(shredded)
     cells = all_cells(system, runner)
@@ -275,7 +275,7 @@ def test_a_failed_rebuild_process_fails_the_rebuild_and_leaves_nothing(
     monkeypatch.setattr(live, "reopen", broken_reopen)
     with pytest.raises(ProjectionFailed) as failed:
         live.rebuild("rm_parts_", processes=2)
-    assert str(failed.value.failures["chart_entries"]) == (
+    assert str(failed.value.failures["chart_entries_v2"]) == (
         "rebuild process(es) rebuild-0, rebuild-1 failed")
     rows = dbutil.execute(system, f"SELECT projection FROM {tracking_table(system)}")
     assert not [r for (r,) in rows if r.startswith("rm_parts_")]

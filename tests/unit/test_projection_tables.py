@@ -134,16 +134,22 @@ def chart_with_entry(note: str) -> Chart:
     return chart
 
 
-def test_chart_note_is_stored_sealed_and_read_in_clear(db: Db) -> None:
+def test_chart_note_and_codes_are_stored_sealed_and_read_in_clear(db: Db) -> None:
+    """A service code can be 42 CFR Part 2 information: sealed with the note."""
     sealer = FakeSealer()
     entries = ChartEntries(sealer.seal, sealer.unseal)
     db.create(entries.tables)
+    chart = Chart.open("SQ-7F3K-Q9XM", SID, date(2025, 1, 7))
+    chart.record_entry(uuid4(), "C-1", True, "assessment", "H0001", date(2025, 1, 8), "zebra note",
+                       NOW)
     with db.transaction() as tx:
-        entries.apply(chart_with_entry("zebra note").collect_events(), tx)
-        stored = tx.execute("SELECT note FROM {t}", t=entries.tables[0])
-    assert b"zebra note" not in bytes(stored[0]["note"])
+        entries.apply(chart.collect_events(), tx)
+        stored = tx.execute("SELECT * FROM {t}", t=entries.tables[0])
+    cells = repr(stored[0])
+    assert "zebra note" not in cells and "H0001" not in cells and "assessment" not in cells
     (entry,) = entries.entries(db, "SQ-7F3K-Q9XM")
     assert (entry["note"], entry["note_shredded"], entry["author"]) == ("zebra note", False, "C-1")
+    assert (entry["activity_type"], entry["service_code"]) == ("assessment", "H0001")
 
 
 def test_entries_recorded_in_a_later_batch_find_their_chart(db: Db) -> None:

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from domain.errors import InvalidInput, NotFound, RuleViolation
+from domain.errors import InvalidInput, LinkRefusal, NotFound, RuleViolation
 from domain.subjects import SEQUESTRATION_DENIAL, SubjectsApplication
 from domain.subjects.subject import ACT_CODE_SYSTEM, CONFIDENTIALITY_SYSTEM
 from ops.bootstrap import System
@@ -147,7 +147,7 @@ def test_a_clinician_is_assigned(app: SubjectsApplication, pseudonym: str) -> No
 def test_the_supervisor_of_the_employee_cannot_be_its_clinician(
     app: SubjectsApplication, pseudonym: str
 ) -> None:
-    with pytest.raises(RuleViolation) as caught:
+    with pytest.raises(LinkRefusal) as caught:
         app.assign_clinician(pseudonym, SUPERVISOR, {app.link_of(STAFF)})
     assert caught.value.rule == "supervisor_as_clinician"
     assert caught.value.detail == SEQUESTRATION_DENIAL
@@ -155,15 +155,15 @@ def test_the_supervisor_of_the_employee_cannot_be_its_clinician(
 
 
 def test_the_employee_cannot_be_its_own_clinician(app: SubjectsApplication, pseudonym: str) -> None:
-    with pytest.raises(RuleViolation) as caught:
+    with pytest.raises(LinkRefusal) as caught:
         app.assign_clinician(pseudonym, STAFF, set())
-    assert caught.value.rule == "self_clinician"
+    assert caught.value.rule == "self_clinician" and caught.value.public_rule == "sequestration"
     assert caught.value.detail == SEQUESTRATION_DENIAL
     assert app.get(pseudonym).clinicians == []
 
 
 def test_the_denial_does_not_reveal_the_link(app: SubjectsApplication, pseudonym: str) -> None:
-    with pytest.raises(RuleViolation) as caught:
+    with pytest.raises(LinkRefusal) as caught:
         app.assign_clinician(pseudonym, SUPERVISOR, {app.link_of(STAFF)})
     for revealing in (STAFF, SUPERVISOR, app.link_of(STAFF), pseudonym):
         assert revealing not in caught.value.detail
