@@ -16,9 +16,9 @@ from pydantic import ValidationError
 from domain.base import KEK_NAMES
 from domain.errors import SequesterError
 from ops.bootstrap import build, checkpoint_signer, ensure_development_keys, key_source
-from ops.keys.signing import create_signing_key_file
+from ops.keys.signing import create_signing_key_file, new_origin
 from ops.keys.tokens import create_token_keys, sign_development_token
-from ops.ledger import verify
+from ops.ledger_verify import verify
 from ops.logging import configure_logging
 from ops.settings import Settings
 
@@ -33,15 +33,15 @@ def keys_init(args: argparse.Namespace, settings: Settings) -> int:
         raise SequesterError(
             f"{source.description} already holds keys {existing}; refusing to overwrite"
         )
+    origin = new_origin(settings.checkpoint_origin)  # checked before any key is written
     for name in KEK_NAMES:
         source.create(name, 1, development=not args.production)
-    create_signing_key_file(
-        settings.key_dir, settings.checkpoint_origin, development=not args.production
-    )
+    create_signing_key_file(settings.key_dir, origin, development=not args.production)
     if not args.production:
         create_token_keys(settings.key_dir)
     kind = "production" if args.production else "development"
     print(f"created {kind} key-encryption keys {list(KEK_NAMES)} in {settings.key_dir}")
+    print(f"the audit log's origin (its checkpoint key's name) is {origin}")
     return 0
 
 
@@ -121,7 +121,7 @@ def audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         if system.ledger is None:
             raise SequesterError("the in-memory backend keeps no Merkle log")
-        print(system.ledger.checkpoint(signer, settings.checkpoint_origin), end="")
+        print(system.ledger.checkpoint(signer), end="")
     finally:
         system.close()
     return 0

@@ -112,7 +112,7 @@ def tile_width(size: int, level: int, index: int) -> int:
 def tiles_for(size: int) -> list[Tile]:
     """Every tile of a tree of `size` leaves, level by level: its full tiles, then its
     partial tile if any. (Level `L` exists while the tree has 256^L leaves.)"""
-    tiles = []
+    tiles: list[Tile] = []
     level = 0
     while count := hashes_at(size, level):
         full, rest = divmod(count, TILE_WIDTH)

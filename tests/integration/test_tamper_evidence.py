@@ -9,7 +9,7 @@ import pytest
 
 from ops.bootstrap import System, checkpoint_signer
 from ops.cli import main
-from ops.ledger import verify
+from ops.ledger_verify import verify
 from tests import dbutil
 
 
@@ -26,7 +26,7 @@ def report(system: System, notes: tuple[str, ...] = ()):  # type: ignore[no-unty
 def test_an_untouched_log_verifies_with_its_checkpoints(system: System) -> None:
     populate(system)
     assert system.ledger is not None
-    system.ledger.checkpoint(checkpoint_signer(system.settings), "test")
+    system.ledger.checkpoint(checkpoint_signer(system.settings))
     populate(system, 0)
     system.staff.hire("S-9", "Late Person", "clinician", ["clinician"], date(2024, 1, 8))
     result = report(system)
@@ -78,7 +78,7 @@ def test_an_inserted_row_is_named(system: System) -> None:
 def test_truncating_and_re_extending_breaks_the_auditors_checkpoint(system: System) -> None:
     populate(system)
     assert system.ledger is not None
-    note = system.ledger.checkpoint(checkpoint_signer(system.settings), "test")
+    note = system.ledger.checkpoint(checkpoint_signer(system.settings))
     last = dbutil.rows(system)[-1]
     size = system.ledger.size()
     # The attacker removes the tail with its leaves and the stored checkpoints...
@@ -98,7 +98,7 @@ def test_truncating_and_re_extending_breaks_the_auditors_checkpoint(system: Syst
 def test_a_forged_checkpoint_is_refused(system: System) -> None:
     populate(system)
     assert system.ledger is not None
-    note = system.ledger.checkpoint(checkpoint_signer(system.settings), "test")
+    note = system.ledger.checkpoint(checkpoint_signer(system.settings))
     origin, size, rest = note.split("\n", 2)
     forged = f"{origin}\n{int(size) - 1}\n{rest}"  # the signature no longer covers the body
     problems = report(system, (forged,)).problems
