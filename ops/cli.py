@@ -128,6 +128,10 @@ def audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    if args.remote:
+        from ops.remote_verify import run_remote
+
+        return run_remote(args)
     system = build(settings, verify_keys=False)  # verification needs no data keys
     try:
         if system.ledger is None:
@@ -343,6 +347,15 @@ def parser() -> argparse.ArgumentParser:
     a.set_defaults(run=audit_checkpoint)
     a = au.add_parser("verify", help="recompute the Merkle tree and check every checkpoint")
     a.add_argument("--checkpoint", action="append", default=[], metavar="FILE")
+    a.add_argument("--remote", metavar="URL", help="check the log served at URL over HTTP "
+                   "against the one --checkpoint kept (no database, no data keys)")
+    a.add_argument("--verifier-key", help="with --remote: the log's verifier key, or a file "
+                   "holding it (sequester audit checkpoint --verifier-key prints it)")
+    a.add_argument("--token", help="with --remote: a bearer token with the auditor role "
+                   "(needed unless the log is public; records are sampled only with one)")
+    a.add_argument("--token-file", help="with --remote: a file holding that token")
+    a.add_argument("--sample", type=whole_number(1, 10_000), default=64,
+                   help="with --remote: audit records whose inclusion is checked (default 64)")
     a.set_defaults(run=audit_verify)
 
     a = au.add_parser("rebuild", help="rebuild every read model from zero and compare")
