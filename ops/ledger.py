@@ -176,16 +176,18 @@ class Ledger:
             raise InvalidInput(f"tree size {size} is larger than the log, which has {stored} leaves")
         return self.tiles.tree(stored if size is None else size)
 
-    def current_root(self) -> tuple[int, bytes]:
-        tree = self.tree()
-        return len(tree), tree.root()
-
     # -- checkpoints ---------------------------------------------------------------
     def checkpoint(self, signer: CheckpointSigner) -> str:
         """Sign the current tree head (origin: the key's name) and store it; return the
-        signed note. Refuses to sign a tree whose history no longer matches a stored
-        checkpoint of the same size."""
-        size, root = self.current_root()
+        signed note. Refuses to sign a tree that is not an extension of the latest
+        stored checkpoint: the service never signs a rewritten history over its own."""
+        tree = self.tree()
+        size, root = len(tree), tree.root()
+        latest = self.latest_checkpoint()
+        if latest is not None and (latest.size > size or tree.root(latest.size) != latest.root):
+            raise TamperDetected(
+                f"the log's first {latest.size} leaves no longer hash to the root of its latest "
+                "signed checkpoint: refusing to sign (run sequester audit verify)")
         note = signer.sign(Checkpoint(signer.name, size, root))
         with self.datastore.transaction(commit=True) as c:
             c.execute(
@@ -196,11 +198,6 @@ class Ledger:
                 ),
                 (size, root, note, self.d.stamp(datetime.now(UTC))),
             )
-        stored = self.checkpoint_of(size)
-        if stored is not None and stored.root != root:
-            raise TamperDetected(
-                f"the log's first {size} leaves no longer hash to the root of its stored "
-                "checkpoint of that size: run sequester audit verify")
         return note
 
     def stored_checkpoints(self) -> list[tuple[int, bytes, str]]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from domain.errors import TamperDetected
 from ops.bootstrap import System, checkpoint_signer
 from ops.cli import main
 from ops.ledger_verify import verify
@@ -120,3 +121,17 @@ def test_cli_verify_exits_non_zero_naming_the_row(
     dbutil.set_state(system, row[4], bytes(row[3])[:-1] + bytes([row[3][-1] ^ 1]))  # always a change
     assert main(["audit", "verify", "--checkpoint", str(note_file)]) == 1
     assert f"row {row[4]} (event {row[0]} version 1) was edited" in capsys.readouterr().err
+
+
+def test_the_service_refuses_to_sign_over_a_rewritten_history(system: System) -> None:
+    populate(system)
+    assert system.ledger is not None
+    signer = checkpoint_signer(system.settings)
+    system.ledger.checkpoint(signer)
+    leaves = "sequester_merkle_leaves" if not system.settings.is_postgres else (
+        f'"{system.infrastructure.env["POSTGRES_SCHEMA"]}".sequester_merkle_leaves')
+    dbutil.execute(system, f"UPDATE {leaves} SET leaf_hash = %s WHERE leaf_index = 1", (bytes(32),))
+    system.staff.hire("S-X", "Late Person", "clinician", ["clinician"], date(2024, 1, 8))
+    with pytest.raises(TamperDetected, match="no longer hash to the root of its latest signed"):
+        system.ledger.checkpoint(signer)
+    assert len(system.ledger.stored_checkpoints()) == 1
