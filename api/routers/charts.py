@@ -56,11 +56,11 @@ DENY_RULES = frozenset({
 
 
 def refuse(decision: Decision, principal: Principal) -> NoReturn:
-    """Record the public rule (and the precise one for the Director's note), then deny."""
+    """Record the public rule, and the precise one in a Director's note. Every refusal
+    gets the note, link rule or not: the log's positions and tree sizes (served to
+    auditors, and in public tiles) then never tell a link-based refusal apart."""
     a = audit.this_request()
-    a.decided, a.rule = False, decision.public().rule
-    if a.rule == policy.RULE_SEQUESTRATION:
-        a.director_rule = decision.rule
+    a.decided, a.rule, a.director_rule = False, decision.public().rule, decision.rule
     view = decision.view_for(principal.roles)
     raise PermissionDenied(view.rule, view.explanation)
 

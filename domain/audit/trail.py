@@ -4,10 +4,11 @@ A command's record is saved in the same `commit()` as its events (one transactio
 a command that stores nothing (denied, invalid) gets a record of its own. A read's
 record is committed before the data is returned.
 
-Audit records carry the *public* rule of a decision only. When a denial rests on the
-staff↔client link, the precise rule goes into a `DirectorAuditNote` under the
-director KEK, saved with the record: auditors see "sequestration", the Director's
-office sees why.
+Audit records carry the *public* rule of a decision only. The precise rule of a
+refused chart decision goes into a `DirectorAuditNote` under the director KEK, saved
+with the record: for a denial resting on the staff↔client link auditors see
+"sequestration", the Director's office sees why. Every chart refusal gets its note,
+link rule or not, so the number of leaves it adds to the log says nothing of a link.
 """
 
 from __future__ import annotations

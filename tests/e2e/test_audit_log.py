@@ -191,3 +191,26 @@ def test_a_public_log_serves_checkpoint_and_tiles_without_a_token(
     for protected in ("/audit/events", f"/audit/events/{UUID(int=7)}/proof",
                       "/audit/proofs/inclusion?index=0", "/audit/checkpoint"):
         assert client.get(protected).status_code == 401, protected
+
+
+def test_a_refusal_adds_the_same_leaves_whether_or_not_it_rests_on_a_link(
+    client: TestClient, token_for: Tokens, app_system: System
+) -> None:
+    """Leaf indexes are served: a link-based refusal must not show as a different gap."""
+    from tests.e2e.test_chart_journeys import PEER, Journey, build_world, hire
+
+    j = Journey(client, token_for)
+    world = build_world(j)
+    hire(j, "C-2", "clinician", "clinician")
+    auditor = token_for("AU-1", "auditor")
+    added = []
+    for who, pseudonym in ((PEER, world.own), (("C-2", "clinician"), world.own)):
+        before = len(dbutil.rows(app_system))
+        assert j.get(f"/charts/{pseudonym}", who).status_code == 403
+        added.append(len(dbutil.rows(app_system)) - before)
+    assert added == [2, 2]  # the audit record and the Director's note, either way
+    position = max(r[4] for r in dbutil.rows(app_system))
+    refused = client.get("/audit/events", headers=auditor, params={
+        "action": "chart.read", "decision": "denied", "after": position}).json()["items"]
+    assert [r["rule"] for r in refused] == ["sequestration", "no_grant"]
+    assert len({r["leaf_index"] for r in refused}) == 2
