@@ -356,6 +356,8 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--token-file", help="with --remote: a file holding that token")
     a.add_argument("--sample", type=whole_number(1, 10_000), default=64,
                    help="with --remote: audit records whose inclusion is checked (default 64)")
+    a.add_argument("--record", action="append", default=[], metavar="ID",
+                   help="with --remote: an audit record id whose inclusion is checked too")
     a.set_defaults(run=audit_verify)
 
     a = au.add_parser("rebuild", help="rebuild every read model from zero and compare")

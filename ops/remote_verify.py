@@ -8,9 +8,10 @@ against a checkpoint kept outside it, over HTTP alone (no database, no data keys
    served root, every higher tile must agree with the tiles below it, and the first
    leaves must hash to the kept root (the log only grew since). With a token, the
    server's own consistency proof must verify too.
-3. With a token, a sample of `/audit/events` records: each one's leaf is rebuilt from
-   the fields `/audit/events/{id}/proof` serves (the README's "Leaf format"), and must
-   be the leaf at its index in the tiles, with an inclusion proof that verifies.
+3. With a token, the records named with `--record` and a sample of `/audit/events`
+   records: each one's leaf is rebuilt from the fields `/audit/events/{id}/proof`
+   serves (the README's "Leaf format"), and must be the leaf at its index in the
+   tiles, with an inclusion proof that verifies.
 
 The first discrepancy is raised as `Discrepancy` (exit 1). A server that cannot be
 reached or refuses the token, or a kept checkpoint that does not verify, is an error
@@ -27,6 +28,7 @@ import json
 import os
 import random
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,7 +108,10 @@ class RemoteReport:
     records: int
 
 
-def verify_remote(remote: Remote, kept_note: str, verifier_key: str, sample: int) -> RemoteReport:
+def verify_remote(remote: Remote, kept_note: str, verifier_key: str, sample: int,
+                  named: Sequence[UUID] = ()) -> RemoteReport:
+    if named and not remote.token:
+        raise SequesterError("--record needs --token (or --token-file) with the auditor role")
     try:
         kept = verify_note(kept_note, verifier_key)
     except CheckpointError as e:
@@ -123,7 +128,8 @@ def verify_remote(remote: Remote, kept_note: str, verifier_key: str, sample: int
     records = 0
     if remote.token:
         check_consistency(remote, kept, served)
-        for item in sample_records(remote, served.size, sample):
+        items = [named_record(remote, r, served.size) for r in named]
+        for item in [*items, *sample_records(remote, served.size, sample)]:
             check_record(remote, item, tree, served, served_note)
             records += 1
     return RemoteReport(served.size, served.root, kept.size, len(tiles), records)
@@ -184,6 +190,20 @@ def sample_records(remote: Remote, size: int, sample: int) -> list[dict[str, Any
             raise Discrepancy(f"audit record {item.get('record_id')} is listed by /audit/events "
                               "but the log holds no row for it: the row was deleted")
     return [i for i in items if i["leaf_index"] < size]
+
+
+def named_record(remote: Remote, record_id: UUID, size: int) -> dict[str, Any]:
+    """A record the auditor names (from an export, a report): where its proof puts it."""
+    path = f"/audit/events/{record_id}/proof"
+    status, body = remote.get(path, {"size": size})
+    if status == 400:  # not covered by the served checkpoint yet
+        raise SequesterError(f"audit record {record_id}: {_detail(body)}")
+    if status != 200:
+        raise Discrepancy(f"audit record {record_id}: {path} answered {status}: {_detail(body)}")
+    index = json.loads(body).get("leaf_index")
+    if not isinstance(index, int) or not 0 <= index < size:
+        raise Discrepancy(f"audit record {record_id}: its proof names no leaf of the tree")
+    return {"record_id": str(record_id), "leaf_index": index}
 
 
 def _events(remote: Remote, offset: int, limit: int) -> list[dict[str, Any]]:
@@ -260,7 +280,12 @@ def run_remote(args: argparse.Namespace) -> int:
     token = _read(args.token_file, "the token file").strip() if args.token_file else args.token
     remote = Remote(args.remote, token or None)
     try:
-        report = verify_remote(remote, _read(args.checkpoint[0], "the checkpoint"), key, args.sample)
+        named = [UUID(r) for r in args.record]
+    except ValueError:
+        raise SequesterError("--record takes an audit record id (a UUID)") from None
+    try:
+        report = verify_remote(remote, _read(args.checkpoint[0], "the checkpoint"), key,
+                               args.sample, named)
     except Discrepancy as e:
         print(f"sequester: audit verify FAILED: {e}", file=sys.stderr)
         return 1

@@ -96,6 +96,9 @@ def test_an_untouched_log_verifies(audited: Audited) -> None:
     assert (code, err) == (0, "")
     assert f"consistent with the kept checkpoint of size {kept_size(audited)}" in out
     assert "0 audit record(s)" not in out and "audit record(s) included" in out
+    named = uuid_of(audit_rows(audited.system, kept_size(audited))[0])
+    code, out, err = audited.verify(*audited.args, "--record", named, "--sample", "1")
+    assert (code, err) == (0, "") and ("; 1 audit" in out or "; 2 audit" in out)  # sampled: 0-1
 
 
 def test_an_edited_row_is_named(audited: Audited) -> None:
@@ -113,6 +116,9 @@ def test_a_deleted_row_is_named(audited: Audited) -> None:
     code, _, err = audited.verify()
     assert code == 1
     assert f"audit record {uuid_of(row)} is listed by /audit/events but the log holds no row" in err
+    code, _, err = audited.verify(*audited.args, "--record", uuid_of(row))
+    assert code == 1 and f"audit record {uuid_of(row)}: /audit/events/{uuid_of(row)}/proof " \
+        "answered 404: NotFound: the log holds no audit record" in err
 
 
 def test_reordered_rows_are_named(audited: Audited) -> None:
