@@ -59,10 +59,13 @@ class TileHashes:
 
 
 class TiledTree(TreeProofs):
-    """The tree of the first `size` leaves, its subtree hashes from `TileHashes`."""
+    """The tree of the first `size` leaves, its subtree hashes from `TileHashes`. The
+    leaves of a level-0 tile are read once per tree: the subtrees of height < 8 that a
+    proof needs lie within one or two tiles."""
 
     def __init__(self, hashes: TileHashes, size: int) -> None:
         self.hashes, self.size = hashes, size
+        self._leaf_tiles: dict[int, list[bytes]] = {}
 
     def __len__(self) -> int:
         return self.size
@@ -70,4 +73,11 @@ class TiledTree(TreeProofs):
     def perfect(self, height: int, index: int) -> bytes:
         level, below = divmod(height, TILE_HEIGHT)
         count = 1 << below
-        return root(self.hashes.hashes(level, index * count, (index + 1) * count))
+        start = index * count
+        if level:
+            return root(self.hashes.hashes(level, start, start + count))
+        tile, offset = divmod(start, TILE_WIDTH)
+        if tile not in self._leaf_tiles:
+            first = tile * TILE_WIDTH
+            self._leaf_tiles[tile] = self.hashes.hashes(0, first, min(first + TILE_WIDTH, self.size))
+        return root(self._leaf_tiles[tile][offset : offset + count])
