@@ -5,9 +5,13 @@ the log's access, caching, audit and error rules."""
 from __future__ import annotations
 
 import hashlib
+import json
 import struct
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from uuid import UUID
 
 import pytest
@@ -214,3 +218,29 @@ def test_a_refusal_adds_the_same_leaves_whether_or_not_it_rests_on_a_link(
         "action": "chart.read", "decision": "denied", "after": position}).json()["items"]
     assert [r["rule"] for r in refused] == ["sequestration", "no_grant"]
     assert len({r["leaf_index"] for r in refused}) == 2
+
+
+def test_the_readmes_record_check_accepts_served_proofs_and_refuses_an_edited_one(
+    client: TestClient, token_for: Tokens, app_system: System, tmp_path: Path
+) -> None:
+    """The stdlib script in the README's "An outside auditor" section, run as printed."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    script = tmp_path / "check_record.py"
+    script.write_text(readme.split("```python\n", 1)[1].split("```", 1)[0])
+    position = fill(app_system, 300)
+    auditor = token_for("AU-1", "auditor")
+    client.get("/audit/log/checkpoint", headers=auditor)
+    listed = client.get("/audit/events", headers=auditor, params={
+        "after": position, "action": "test.fill", "limit": 500}).json()["items"]
+    for record in listed[:: len(listed) // 7]:
+        proof = client.get(f"/audit/events/{record['record_id']}/proof", headers=auditor).json()
+        (tmp_path / "proof.json").write_text(json.dumps(proof))
+        done = subprocess.run([sys.executable, str(script), str(tmp_path / "proof.json")],
+                              capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith(f"record {record['record_id']} is leaf {record['leaf_index']} ")
+    proof["inclusion_proof"][0] = "00" * 32
+    (tmp_path / "proof.json").write_text(json.dumps(proof))
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "proof.json")],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 1 and "AssertionError" in done.stderr
