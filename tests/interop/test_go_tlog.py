@@ -13,18 +13,17 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
 from api.app import create_app
-from domain.audit.trail import AuditEntry
 from ops.bootstrap import System, build, checkpoint_signer
 from ops.checkpoints import generate_signer_key, signer_from_key
 from ops.keys.tokens import sign_development_token
 from tests import dbutil
+from tests.e2e.test_audit_log import fill
 from tests.serving import serving
 
 SOURCE = Path(__file__).parent / "go"
@@ -56,14 +55,6 @@ class Served:
     base: str
     token: str
     vkey: str
-
-
-def fill(system: System, leaves: int) -> None:
-    assert system.ledger is not None
-    system.audit.record_all([
-        AuditEntry(principal="S-0", roles=["auditor"], action="test.fill", target="",
-                   decision="allowed", rule="role", at=datetime.now(UTC))
-        for _ in range(leaves - system.ledger.size())])  # fmt: skip
 
 
 @pytest.fixture(params=[False, True], ids=["auditors", "public"])
