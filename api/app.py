@@ -17,6 +17,8 @@ from api.middleware import AuditedRequests
 from api.reads import AuditedReads
 from api.routers import (
     accommodations,
+    audit_log,
+    audit_proofs,
     break_glass,
     careers,
     charts,
@@ -93,7 +95,7 @@ def create_app(settings: Settings, system: System | None = None) -> FastAPI:
     # charts first: FastAPI tries the included routers in order, and chart reads are
     # most requests (no two routers' paths overlap, so the order changes nothing else)
     for module in (charts, ops, staff, subjects, grants, break_glass, dual_relationships,
-                   accommodations, audit_routes, careers):
+                   accommodations, audit_routes, audit_proofs, audit_log, careers):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes)  # inside the audit
     app.add_middleware(AuditedRequests)

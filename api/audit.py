@@ -53,6 +53,9 @@ class RequestAudit:
     idempotency_key: str | None = None
     #: finds a stored audit entry by record id (the audit trail's `find`)
     find_record: Callable[[UUID], dict[str, Any] | None] | None = None
+    #: the response holds no protected data (a hash tile, a checkpoint): served, it
+    #: leaves no audit record; refused or failed, it does
+    public_data: bool = False
 
     def entry(self, decision: str, outcome: str, rule: str | None = None,
               record_id: UUID | None = None) -> AuditEntry:
@@ -135,6 +138,12 @@ def read(system: System, action: str, target: str = "", rule: str = "role") -> N
     audit.action, audit.target, audit.rule = action, target or audit.target, rule
     system.audit.record(audit.entry("allowed", "200"))
     audit.stored = True
+
+
+def serves_public_data() -> None:
+    """This request reads no protected data: if it succeeds it is not recorded (as
+    `/healthz`), so that mirrors polling the log do not grow it themselves."""
+    this_request().public_data = True
 
 
 def decision_for(status: int) -> str:

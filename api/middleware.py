@@ -4,8 +4,9 @@ A handler that writes or reads protected data stores the request's record itself
 (`api.audit.command` / `api.audit.read`; a chart read through `api.reads`). For every
 other request — refused, invalid, unknown route — the response is held back until the
 middleware has stored the record from its status; if that fails, the client gets 503
-instead of the response. Every response carries its request id and `Cache-Control:
-no-store`.
+instead of the response. A successful read of public data (`audit.serves_public_data`:
+hash tiles, checkpoints) is not recorded; a refused or failed one is. Every response
+carries its request id, and `Cache-Control: no-store` unless the handler set its own.
 
 (Starlette's `BaseHTTPMiddleware` would do the same with a task and a stream per
 request; at this request rate that overhead showed in the profile.)
@@ -97,7 +98,8 @@ class AuditedRequests:
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()),
                                       *extra_headers(message, request_id)]
-            if held or (message["type"] == "http.response.start" and self.must_store(scope, record)):
+            if held or (message["type"] == "http.response.start"
+                        and self.must_store(scope, record, status)):
                 held.append(message)
                 if not message.get("more_body", False) and message["type"] == "http.response.body":
                     await self.release(scope, record, held, status, send)
@@ -110,7 +112,7 @@ class AuditedRequests:
             await self.app(scope, receive, send_audited)
         except Exception:
             status = 500  # the outermost error handler answers; the record comes first
-            if not held and self.must_store(scope, record):
+            if not held and self.must_store(scope, record, status):
                 await self.store(scope, record, status)
             raise
         finally:
@@ -119,8 +121,10 @@ class AuditedRequests:
             self.observe(scope, record, status, time.perf_counter() - started)
 
     @staticmethod
-    def must_store(scope: Scope, record: audit.RequestAudit) -> bool:
-        return not record.stored and scope.get("path") not in UNAUDITED_PATHS
+    def must_store(scope: Scope, record: audit.RequestAudit, status: int) -> bool:
+        if record.stored or scope.get("path") in UNAUDITED_PATHS:
+            return False
+        return not (record.public_data and status < 400)
 
     async def release(self, scope: Scope, record: audit.RequestAudit, held: list[Message],
                       status: int, send: Send) -> None:

@@ -34,7 +34,7 @@ from ops.bootstrap import (
     projection_runner,
 )
 from ops.cipher import HEADER_BYTES, NONCE_BYTES, event_aad
-from ops.ledger import verify
+from ops.ledger_verify import verify
 from ops.settings import Settings
 
 NOTE = "Session note: reviewed goals, coping strategies and next steps. " * 2

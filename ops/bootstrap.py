@@ -50,6 +50,7 @@ from ops.keys.signing import (
     FILE_NAME as SIGNING_KEY_FILE,
 )
 from ops.keys.signing import (
+    check_origin,
     create_signing_key_file,
     load_signer,
 )
@@ -273,12 +274,14 @@ def check_checkpoint_key(settings: Settings) -> None:
 
 
 def checkpoint_signer(settings: Settings) -> CheckpointSigner:
-    return load_signer(
+    """The signing key; its name is the log's origin (a configured origin must match)."""
+    signer = load_signer(
         settings.key_dir,
         os.environ,
         from_env=settings.key_source == "env",
         production=settings.production,
     )
+    return check_origin(signer, settings.checkpoint_origin)
 
 
 def assemble(settings: Settings, keyring: Keyring, infrastructure: Infrastructure) -> System:

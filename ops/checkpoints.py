@@ -41,7 +41,7 @@ def _b64decode(text: str, what: str) -> bytes:
     return raw
 
 
-def _check_name(name: str) -> None:
+def check_name(name: str) -> None:
     """Key names are non-empty, with no spaces and no '+' (signed-note §Format)."""
     if not name or "+" in name or any(c.isspace() for c in name):
         raise CheckpointError("a key name must be non-empty, without spaces or '+'")
@@ -113,7 +113,7 @@ def _encode_key(prefix: str, name: str, ident: int, key: bytes) -> str:
 
 
 def _decode_key(name: str, hex_id: str, key64: str, what: str) -> tuple[int, bytes]:
-    _check_name(name)
+    check_name(name)
     if not re.fullmatch(r"[0-9a-fA-F]{8}", hex_id):
         raise CheckpointError(f"the {what} key id is not 8 hex digits")
     raw = _b64decode(key64, f"the {what} key")
@@ -138,7 +138,7 @@ class CheckpointSigner:
     """Signs checkpoints as one named log key."""
 
     def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
-        _check_name(name)
+        check_name(name)
         self.name = name
         self._private_key = private_key
         self._public = private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
@@ -163,7 +163,7 @@ class CheckpointSigner:
 
 def generate_signer_key(name: str) -> str:
     """A new `PRIVATE+KEY+…` string; keep it secret, publish `signer.verifier_key()`."""
-    _check_name(name)
+    check_name(name)
     private_key = Ed25519PrivateKey.generate()
     seed = private_key.private_bytes_raw()
     return _encode_key("PRIVATE+KEY+", name, CheckpointSigner(name, private_key).key_id, seed)
@@ -201,7 +201,7 @@ def _signature_lines(note: str) -> tuple[str, list[tuple[str, int, bytes]]]:
         name, _, blob = line.removeprefix(SIGNATURE_PREFIX).partition(" ")
         if not line.startswith(SIGNATURE_PREFIX) or not blob:
             raise CheckpointError("a signature line reads '— <key name> <signature>'")
-        _check_name(name)
+        check_name(name)
         raw = _b64decode(blob, f"the signature by {name}")
         if len(raw) < 5:
             raise CheckpointError(f"the signature by {name} is too short")

@@ -16,9 +16,9 @@ from pydantic import ValidationError
 from domain.base import KEK_NAMES
 from domain.errors import SequesterError
 from ops.bootstrap import build, checkpoint_signer, ensure_development_keys, key_source
-from ops.keys.signing import create_signing_key_file
+from ops.keys.signing import create_signing_key_file, new_origin
 from ops.keys.tokens import create_token_keys, sign_development_token
-from ops.ledger import verify
+from ops.ledger_verify import verify
 from ops.logging import configure_logging
 from ops.settings import Settings
 
@@ -33,15 +33,15 @@ def keys_init(args: argparse.Namespace, settings: Settings) -> int:
         raise SequesterError(
             f"{source.description} already holds keys {existing}; refusing to overwrite"
         )
+    origin = new_origin(settings.checkpoint_origin)  # checked before any key is written
     for name in KEK_NAMES:
         source.create(name, 1, development=not args.production)
-    create_signing_key_file(
-        settings.key_dir, settings.checkpoint_origin, development=not args.production
-    )
+    create_signing_key_file(settings.key_dir, origin, development=not args.production)
     if not args.production:
         create_token_keys(settings.key_dir)
     kind = "production" if args.production else "development"
     print(f"created {kind} key-encryption keys {list(KEK_NAMES)} in {settings.key_dir}")
+    print(f"the audit log's origin (its checkpoint key's name) is {origin}")
     return 0
 
 
@@ -121,13 +121,17 @@ def audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         if system.ledger is None:
             raise SequesterError("the in-memory backend keeps no Merkle log")
-        print(system.ledger.checkpoint(signer, settings.checkpoint_origin), end="")
+        print(system.ledger.checkpoint(signer), end="")
     finally:
         system.close()
     return 0
 
 
 def audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    if args.remote:
+        from ops.remote_verify import run_remote
+
+        return run_remote(args)
     system = build(settings, verify_keys=False)  # verification needs no data keys
     try:
         if system.ledger is None:
@@ -343,6 +347,17 @@ def parser() -> argparse.ArgumentParser:
     a.set_defaults(run=audit_checkpoint)
     a = au.add_parser("verify", help="recompute the Merkle tree and check every checkpoint")
     a.add_argument("--checkpoint", action="append", default=[], metavar="FILE")
+    a.add_argument("--remote", metavar="URL", help="check the log served at URL over HTTP "
+                   "against the one --checkpoint kept (no database, no data keys)")
+    a.add_argument("--verifier-key", help="with --remote: the log's verifier key, or a file "
+                   "holding it (sequester audit checkpoint --verifier-key prints it)")
+    a.add_argument("--token", help="with --remote: a bearer token with the auditor role "
+                   "(needed unless the log is public; records are sampled only with one)")
+    a.add_argument("--token-file", help="with --remote: a file holding that token")
+    a.add_argument("--sample", type=whole_number(1, 10_000), default=64,
+                   help="with --remote: audit records whose inclusion is checked (default 64)")
+    a.add_argument("--record", action="append", default=[], metavar="ID",
+                   help="with --remote: an audit record id whose inclusion is checked too")
     a.set_defaults(run=audit_verify)
 
     a = au.add_parser("rebuild", help="rebuild every read model from zero and compare")

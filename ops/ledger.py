@@ -1,15 +1,15 @@
 """Tamper evidence (DESIGN §3 item 3): every stored event, domain or audit, is a leaf
 of an RFC 6962 Merkle tree in notification order, written in the event's own
-transaction; checkpoints of the tree are signed (C2SP tlog-checkpoint); `verify`
-recomputes everything from the stored ciphertexts, so it needs no keys and still
-works after shredding.
+transaction; checkpoints of the tree are signed (C2SP tlog-checkpoint) and kept.
+Tiles, roots and proofs are read through `TileHashes` (`domain.audit.tiled`);
+`ops.ledger_verify` recomputes everything from the stored ciphertexts.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
@@ -17,9 +17,10 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from domain.audit.merkle import CompactRange, leaf_hash
-from ops.checkpoints import Checkpoint, CheckpointError, CheckpointSigner, verify_note
-from ops.ledger_scan import scan_intact
+from domain.audit.merkle import leaf_hash
+from domain.audit.tiled import TiledTree, TileHashes
+from domain.errors import InvalidInput, TamperDetected
+from ops.checkpoints import Checkpoint, CheckpointSigner
 from ops.sqltext import Dialect, serialize_ddl, values
 
 LEAF_PREFIX = b"sequester-leaf-v1\x00"
@@ -29,6 +30,16 @@ def leaf_data(
     notification_id: int, originator_id: UUID | str, version: int, topic: str, state: bytes
 ) -> bytes:
     """The bytes a leaf commits to: the stored row, its position included."""
+    return leaf_data_of_digest(
+        notification_id, originator_id, version, topic, hashlib.sha256(state).digest()
+    )
+
+
+def leaf_data_of_digest(
+    notification_id: int, originator_id: UUID | str, version: int, topic: str, state_sha256: bytes
+) -> bytes:
+    """`leaf_data` from the SHA-256 of the stored state (what the API serves); the
+    layout is the README's "Leaf format"."""
     if isinstance(originator_id, UUID):
         oid = originator_id.bytes
     else:  # SQLite stores the id as hex text
@@ -42,9 +53,17 @@ def leaf_data(
             version.to_bytes(8, "big", signed=True),
             len(topic_bytes).to_bytes(4, "big"),
             topic_bytes,
-            hashlib.sha256(state).digest(),
+            state_sha256,
         )
     )
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    size: int
+    root: bytes
+    note: str
+    created_at: datetime
 
 
 class Ledger:
@@ -56,6 +75,7 @@ class Ledger:
         self.checkpoints = dialect.table("sequester_checkpoints")
         self.events = dialect.table(events_table)
         self.event_id = "notification_id" if dialect.postgres else "rowid"
+        self.tiles = TileHashes(self.leaf_hashes)
         with datastore.transaction(commit=True) as c:
             serialize_ddl(c, postgres=dialect.postgres, schema=dialect.schema)
             c.execute(
@@ -106,13 +126,13 @@ class Ledger:
             cursor.executemany(self.append_statement, list(zip(ids, hashes, strict=True)))
 
     # -- reading -------------------------------------------------------------------
-    def _query(self, template: str, params: tuple[Any, ...] = (), **parts: Any) -> list[list[Any]]:
+    def query(self, template: str, params: tuple[Any, ...] = (), **parts: Any) -> list[list[Any]]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(self.d.q(template, **parts), params)
             return [values(r) for r in c.fetchall()]
 
     def stored_leaves(self) -> list[tuple[int, int, bytes]]:
-        rows = self._query(
+        rows = self.query(
             "SELECT leaf_index, notification_id, leaf_hash FROM {t} ORDER BY leaf_index",
             t=self.leaves,
         )
@@ -124,7 +144,7 @@ class Ledger:
 
         last = 0
         while True:
-            rows = self._query(
+            rows = self.query(
                 "SELECT {id}, originator_id, originator_version, topic, state FROM {t} "
                 "WHERE {id} > %s ORDER BY {id} LIMIT %s",
                 (last, batch),
@@ -138,19 +158,37 @@ class Ledger:
             last = int(rows[-1][0])
 
     def size(self) -> int:
-        rows = self._query("SELECT COUNT(*) FROM {t}", t=self.leaves)
+        """Leaves stored (indexes are 0, 1, …: the largest one plus one, read off the key)."""
+        rows = self.query("SELECT COALESCE(MAX(leaf_index), -1) + 1 FROM {t}", t=self.leaves)
         return int(rows[0][0])
 
-    def current_root(self) -> tuple[int, bytes]:
-        tree = CompactRange()
-        tree.extend(h for _, _, h in self.stored_leaves())
-        return tree.size, tree.root()
+    def leaf_hashes(self, start: int, end: int) -> list[bytes]:
+        rows = self.query(
+            "SELECT leaf_hash FROM {t} WHERE leaf_index >= %s AND leaf_index < %s "
+            "ORDER BY leaf_index", (start, end), t=self.leaves,
+        )
+        return [bytes(h) for (h,) in rows]
+
+    def tree(self, size: int | None = None) -> TiledTree:
+        """The tree of the first `size` leaves (default: all stored)."""
+        stored = self.size()
+        if size is not None and size > stored:
+            raise InvalidInput(f"tree size {size} is larger than the log, which has {stored} leaves")
+        return self.tiles.tree(stored if size is None else size)
 
     # -- checkpoints ---------------------------------------------------------------
-    def checkpoint(self, signer: CheckpointSigner, origin: str) -> str:
-        """Sign the current tree head and store it; return the signed note."""
-        size, root = self.current_root()
-        note = signer.sign(Checkpoint(origin, size, root))
+    def checkpoint(self, signer: CheckpointSigner) -> str:
+        """Sign the current tree head (origin: the key's name) and store it; return the
+        signed note. Refuses to sign a tree that is not an extension of the latest
+        stored checkpoint: the service never signs a rewritten history over its own."""
+        tree = self.tree()
+        size, root = len(tree), tree.root()
+        latest = self.latest_checkpoint()
+        if latest is not None and (latest.size > size or tree.root(latest.size) != latest.root):
+            raise TamperDetected(
+                f"the log's first {latest.size} leaves no longer hash to the root of its latest "
+                "signed checkpoint: refusing to sign (run sequester audit verify)")
+        note = signer.sign(Checkpoint(signer.name, size, root))
         with self.datastore.transaction(commit=True) as c:
             c.execute(
                 self.d.q(
@@ -163,119 +201,36 @@ class Ledger:
         return note
 
     def stored_checkpoints(self) -> list[tuple[int, bytes, str]]:
-        rows = self._query("SELECT size, root, note FROM {t} ORDER BY size", t=self.checkpoints)
+        rows = self.query("SELECT size, root, note FROM {t} ORDER BY size", t=self.checkpoints)
         return [(int(s), bytes(r), str(n)) for s, r, n in rows]
 
+    def _checkpoints(self, where: str, params: tuple[Any, ...]) -> StoredCheckpoint | None:
+        rows = self.query(
+            "SELECT size, root, note, created_at FROM {t} " + where, params, t=self.checkpoints
+        )
+        if not rows:
+            return None
+        size, root, note, at = rows[0]
+        at = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
+        return StoredCheckpoint(int(size), bytes(root), str(note), at)
 
-@dataclass
-class VerifyReport:
-    size: int = 0
-    root: bytes = b""
-    checked_checkpoints: int = 0
-    problems: list[str] = field(default_factory=list)
+    def checkpoint_of(self, size: int) -> StoredCheckpoint | None:
+        return self._checkpoints("WHERE size = %s", (size,))
 
-    @property
-    def ok(self) -> bool:
-        return not self.problems
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        return self._checkpoints("ORDER BY size DESC LIMIT 1", ())
 
-
-def describe(nid: int, oid: Any, version: int) -> str:
-    return f"row {nid} (event {oid} version {version})"
-
-
-def verify(
-    ledger: Ledger, verifier_keys: Iterable[str], extra_notes: Iterable[str] = ()
-) -> VerifyReport:
-    """Recompute every leaf from the stored rows, match them with the stored leaves,
-    and check every stored (and given) signed checkpoint against the recomputed tree.
-    The first problem names the row. An intact log is confirmed in one streamed pass
-    (`ops.ledger_scan`); anything else is walked row by row to name the problem."""
-    report = VerifyReport()
-    keys = list(verifier_keys)
-    targets = _checkpoint_targets(ledger, keys, list(extra_notes), report)
-    if not report.problems:
-        intact = scan_intact(ledger, LEAF_PREFIX, targets)
-        if intact is not None:
-            report.size, report.root, report.checked_checkpoints = intact
-            return report
-    return _walk(ledger, targets, report)
-
-
-def _walk(
-    ledger: Ledger, targets: list[tuple[int, bytes, str]], report: VerifyReport
-) -> VerifyReport:
-    """Leaves in index order beside rows in notification order; stops at the first problem."""
-    leaves = ledger.stored_leaves()
-    tree = CompactRange()
-    _check_targets(tree, targets, report)  # checkpoints of the empty log
-    rows = ledger.event_rows()
-    for expected_index, (index, nid, stored_hash) in enumerate(leaves):
-        if index != expected_index:
-            report.problems.append(f"Merkle leaf {expected_index} is missing: the leaf table was edited")
-            return report
-        row = next(rows, None)
-        computed = leaf_hash(leaf_data(*row)) if row is not None else b""
-        problem = _match(row, nid, stored_hash, computed)
-        if problem:
-            report.problems.append(problem)
-            return report
-        tree.append(computed)
-        _check_targets(tree, targets, report)
-        if report.problems:
-            return report
-    extra = next(rows, None)
-    if extra is not None:
-        report.problems.append(f"{describe(*extra[:3])} was inserted: it has no Merkle leaf")
-        return report
-    for size, _root, where in targets:
-        report.problems.append(f"{where} covers {size} rows but the log has only {tree.size}")
-        return report
-    report.size, report.root = tree.size, tree.root()
-    return report
-
-
-def _match(
-    row: tuple[int, Any, int, str, bytes] | None, nid: int, stored_hash: bytes, computed: bytes
-) -> str | None:
-    if row is None or row[0] > nid:
-        return f"row {nid} was deleted: its Merkle leaf has no row"
-    if row[0] < nid:
-        return f"{describe(*row[:3])} was inserted: it has no Merkle leaf"
-    if computed != stored_hash:
-        return f"{describe(*row[:3])} was edited, swapped or reordered: it no longer matches its leaf"
-    return None
-
-
-def _checkpoint_targets(
-    ledger: Ledger, keys: list[str], notes: list[str], report: VerifyReport
-) -> list[tuple[int, bytes, str]]:
-    targets = []
-    for size, root, note in ledger.stored_checkpoints():
-        targets.append((size, root, f"stored checkpoint at size {size}"))
-        if keys:
-            _verified(note, keys, f"stored checkpoint at size {size}", report)
-    for n, note in enumerate(notes, 1):
-        checkpoint = _verified(note, keys, f"given checkpoint {n}", report)
-        if checkpoint is not None:
-            targets.append((checkpoint.size, checkpoint.root, f"given checkpoint (size {checkpoint.size})"))
-    return sorted(targets)
-
-
-def _verified(note: str, keys: list[str], where: str, report: VerifyReport) -> Checkpoint | None:
-    try:
-        return verify_note(note, keys)
-    except CheckpointError as e:
-        report.problems.append(f"{where}: {e}")
-        return None
-
-
-def _check_targets(tree: CompactRange, targets: list[tuple[int, bytes, str]], report: VerifyReport) -> None:
-    while targets and targets[0][0] == tree.size:
-        size, root, where = targets.pop(0)
-        report.checked_checkpoints += 1
-        if tree.root() != root:
-            report.problems.append(
-                f"{where} does not match the log: a row at or before position {size} was "
-                "changed, or the log was truncated and re-extended"
-            )
-            return
+    def served_checkpoint(
+        self, signer: Callable[[], CheckpointSigner], interval: float
+    ) -> StoredCheckpoint:
+        """The latest stored checkpoint; signed anew first if there is none, or if the
+        tree has grown and the latest is `interval` seconds old or older."""
+        latest = self.latest_checkpoint()
+        if latest is None or (
+            (datetime.now(UTC) - latest.created_at).total_seconds() >= interval
+            and self.size() > latest.size
+        ):
+            self.checkpoint(signer())
+            latest = self.latest_checkpoint()
+        assert latest is not None
+        return latest

@@ -28,7 +28,14 @@ class Settings(BaseSettings):
     projections_in_process: bool | None = None
     read_wait_seconds: float = Field(default=5.0, gt=0, le=30)
     readiness_max_lag: int = Field(default=1000, ge=0)
-    checkpoint_origin: str = "sequester.local/audit-log"
+    #: the log's name in signed checkpoints. Unset, it is the checkpoint signing key's
+    #: name (`keys init` names a new key after this setting, or generates a unique name);
+    #: set, it must equal the key's name, or the service refuses to start.
+    checkpoint_origin: str | None = None
+    #: serve /audit/log/checkpoint and the hash tiles without a token (default: auditors)
+    audit_log_public: bool = False
+    #: the served checkpoint is signed anew at most this often, and only once the log grew
+    checkpoint_interval_seconds: float = Field(default=60.0, ge=0, le=86_400)
     jwt_issuer: str = "sequester-dev"
     jwt_audience: str = "sequester"
     jwks_file: Path | None = None  # default: <key_dir>/jwks.json

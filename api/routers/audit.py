@@ -1,25 +1,26 @@
-"""The audit trail for auditors and the Director's office: events, signed checkpoints,
-Merkle proofs, replay, FHIR export, and each subject's access report."""
+"""The audit trail for auditors and the Director's office: events (each with its Merkle
+leaf index), replay, FHIR export, and each subject's access report. Proofs are in
+`audit_proofs`, the tiled log in `audit_log`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import PlainTextResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 
 from api import audit
 from api.auth import Principal
 from api.deps import SystemDep, require
 from api.schemas.common import PSEUDONYM_PATTERN
 from domain.audit.fhir import export_ndjson
-from domain.audit.merkle import MerkleTree
 from domain.audit.replay import replay, reveal_for
 from domain.audit.report import access_report, filter_entries, iter_audit_entries
-from domain.errors import NotFound
-from ops.bootstrap import System, checkpoint_signer
+from ops.bootstrap import System
+from ops.ledger_records import leaf_indexes
 from projections.audit_index import AuditIndex
 
 router = APIRouter(tags=["audit"])
@@ -43,7 +44,8 @@ def audit_events(
     offset: Offset = 0,
     after: Annotated[int | None, Query(ge=0, description="wait until this position is indexed")] = None,
 ) -> dict[str, Any]:
-    """Audit records, oldest first, filtered by principal, target, action, decision, time.
+    """Audit records, oldest first, filtered by principal, target, action, decision, time,
+    each with its `leaf_index` in the Merkle log (proof: `/audit/events/{id}/proof`).
     Rules that rest on the staff↔client link appear only as "sequestration"."""
     system.wait_for(after)
     audit.read(system, "audit.events")
@@ -57,54 +59,20 @@ def audit_events(
         page = [_json(r) for r in index.search(system.projections.db, **filters,
                                                limit=limit + 1, offset=offset)]
     more = len(page) > limit
-    return {"items": page[:limit], "next_offset": offset + limit if more else None}
+    return {"items": with_leaf_indexes(system, page[:limit]),
+            "next_offset": offset + limit if more else None}
+
+
+def with_leaf_indexes(system: System, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each record's leaf index in the Merkle log (None: no log, or no row for it)."""
+    ids = [UUID(item["record_id"]) for item in items]
+    found = {} if system.ledger is None else leaf_indexes(system.ledger, ids)
+    return [{**item, "leaf_index": found.get(i)} for item, i in zip(items, ids, strict=True)]
 
 
 def _json(entry: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, datetime) else str(v) if k == "record_id" else v)
             for k, v in entry.items()}
-
-
-def _ledger(system: System) -> Any:
-    if system.ledger is None:
-        raise NotFound("this deployment keeps no Merkle log (in-memory backend)")
-    return system.ledger
-
-
-@router.get("/audit/checkpoint", response_class=PlainTextResponse)
-def checkpoint(system: SystemDep, principal: Auditor) -> PlainTextResponse:
-    """The current tree head, signed (C2SP tlog-checkpoint signed note)."""
-    audit.read(system, "audit.checkpoint")
-    note = _ledger(system).checkpoint(checkpoint_signer(system.settings), system.settings.checkpoint_origin)
-    return PlainTextResponse(note)
-
-
-def _tree(system: System) -> MerkleTree:
-    return MerkleTree(h for _, _, h in _ledger(system).stored_leaves())
-
-
-@router.get("/audit/proofs/inclusion")
-def inclusion(
-    system: SystemDep, principal: Auditor,
-    index: Annotated[int, Query(ge=0)], size: Annotated[int | None, Query(ge=1)] = None,
-) -> dict[str, Any]:
-    """The inclusion proof of leaf `index` in the tree of `size` leaves (default: current)."""
-    audit.read(system, "audit.proof.inclusion")
-    tree = _tree(system)
-    proof = tree.inclusion_proof(index, size)
-    return {"leaf_index": index, "tree_size": size or len(tree), "proof": [p.hex() for p in proof]}
-
-
-@router.get("/audit/proofs/consistency")
-def consistency(
-    system: SystemDep, principal: Auditor,
-    old: Annotated[int, Query(ge=0)], new: Annotated[int | None, Query(ge=1)] = None,
-) -> dict[str, Any]:
-    """The consistency proof that the tree of `old` leaves is a prefix of the one of `new`."""
-    audit.read(system, "audit.proof.consistency")
-    tree = _tree(system)
-    proof = tree.consistency_proof(old, new)
-    return {"old_size": old, "new_size": new or len(tree), "proof": [p.hex() for p in proof]}
 
 
 @router.get("/audit/replay/{kind}/{public_id}")

@@ -10,6 +10,7 @@ Speed matters because `sequester audit verify` rehashes the whole log: `root` an
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from hashlib import sha256
 
@@ -112,37 +113,21 @@ class CompactRange:
 MerkleAccumulator = CompactRange
 
 
-class MerkleTree:
-    """Every perfect subtree hash of a log, for roots and proofs at any size.
+class TreeProofs(ABC):
+    """Roots and RFC 6962 proofs of a log at any size, from its perfect subtree hashes.
 
-    `levels[h][k]` is the hash of leaves [k·2^h, (k+1)·2^h). That is about 2n hashes
-    in all; any range the RFC recursion needs is folded from O(log n) of them, so a
-    proof costs O(log² n) hash operations and copies no leaves.
+    `perfect(h, k)` is the hash of leaves [k·2^h, (k+1)·2^h). Any range the RFC
+    recursion needs is folded from O(log n) of them, so a proof costs O(log² n) hash
+    operations and copies no leaves. Subclasses say where those hashes come from.
     """
 
-    def __init__(self, leaf_hashes: Iterable[bytes] = ()) -> None:
-        self.levels: list[list[bytes]] = [list(leaf_hashes)]
-        below = self.levels[0]
-        while len(below) > 1:
-            above = [
-                sha256(_NODE + a + b).digest()
-                for a, b in zip(below[::2], below[1::2], strict=False)
-            ]
-            self.levels.append(above)
-            below = above
-
+    @abstractmethod
     def __len__(self) -> int:
-        return len(self.levels[0])
+        """The number of leaves."""
 
-    def append(self, leaf_hash: bytes) -> None:
-        self.levels[0].append(leaf_hash)
-        height = 0
-        while len(self.levels[height]) % 2 == 0:
-            below = self.levels[height]
-            if height + 1 == len(self.levels):
-                self.levels.append([])
-            self.levels[height + 1].append(sha256(_NODE + below[-2] + below[-1]).digest())
-            height += 1
+    @abstractmethod
+    def perfect(self, height: int, index: int) -> bytes:
+        """MTH of leaves [index·2^height, (index+1)·2^height), all present."""
 
     def root(self, size: int | None = None) -> bytes:
         size = self._size(size)
@@ -166,11 +151,16 @@ class MerkleTree:
         return path
 
     def consistency_proof(self, old_size: int, size: int | None = None) -> list[bytes]:
-        """PROOF(m, D[n]) of RFC 6962 §2.1.2; empty when m is 0 or n."""
+        """PROOF(m, D[n]) of RFC 9162 §2.1.4, defined for 0 < m ≤ n (empty when m = n)."""
         size = self._size(size)
-        if not 0 <= old_size <= size:
-            raise InvalidInput(f"old tree size {old_size} must be between 0 and {size}")
-        if old_size in (0, size):
+        if old_size < 1:
+            raise InvalidInput(
+                f"old tree size {old_size} must be at least 1: RFC 9162 defines consistency "
+                "proofs only from a non-empty tree"
+            )
+        if old_size > size:
+            raise InvalidInput(f"old tree size {old_size} is larger than the tree size {size}")
+        if old_size == size:
             return []
         lo, hi, m, complete, proof = 0, size, old_size, True, []
         while m != hi - lo:
@@ -200,12 +190,44 @@ class MerkleTree:
             height = (end - start).bit_length() - 1
             if start:
                 height = min(height, (start & -start).bit_length() - 1)
-            parts.append(self.levels[height][start >> height])
+            parts.append(self.perfect(height, start >> height))
             start += 1 << height
         merged = parts.pop()
         while parts:
             merged = sha256(_NODE + parts.pop() + merged).digest()
         return merged
+
+
+class MerkleTree(TreeProofs):
+    """Every perfect subtree hash of a log, in memory: `levels[h][k]` is `perfect(h, k)`.
+    That is about 2n hashes in all."""
+
+    def __init__(self, leaf_hashes: Iterable[bytes] = ()) -> None:
+        self.levels: list[list[bytes]] = [list(leaf_hashes)]
+        below = self.levels[0]
+        while len(below) > 1:
+            above = [
+                sha256(_NODE + a + b).digest()
+                for a, b in zip(below[::2], below[1::2], strict=False)
+            ]
+            self.levels.append(above)
+            below = above
+
+    def __len__(self) -> int:
+        return len(self.levels[0])
+
+    def perfect(self, height: int, index: int) -> bytes:
+        return self.levels[height][index]
+
+    def append(self, leaf_hash: bytes) -> None:
+        self.levels[0].append(leaf_hash)
+        height = 0
+        while len(self.levels[height]) % 2 == 0:
+            below = self.levels[height]
+            if height + 1 == len(self.levels):
+                self.levels.append([])
+            self.levels[height + 1].append(sha256(_NODE + below[-2] + below[-1]).digest())
+            height += 1
 
 
 def inclusion_proof(leaf_hashes: Sequence[bytes], index: int) -> list[bytes]:

@@ -4,10 +4,12 @@ A command's record is saved in the same `commit()` as its events (one transactio
 a command that stores nothing (denied, invalid) gets a record of its own. A read's
 record is committed before the data is returned.
 
-Audit records carry the *public* rule of a decision only. When a denial rests on the
-staff↔client link, the precise rule goes into a `DirectorAuditNote` under the
-director KEK, saved with the record: auditors see "sequestration", the Director's
-office sees why.
+Audit records carry the *public* rule of a decision only. Reads and writes of charts
+are never decided on the staff↔client link, so their records need nothing more. Where a
+rule resting on the link does refuse something (the Director's office's own commands,
+and break-glass: the documented residual channel), the precise rule goes into a
+`DirectorAuditNote` under the director KEK, saved with the record: auditors see
+"sequestration", the Director's office sees why.
 """
 
 from __future__ import annotations

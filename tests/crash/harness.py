@@ -28,7 +28,7 @@ from uuid import UUID
 from domain.audit.trail import AuditRecord
 from domain.charts.aggregate import Chart, chart_uuid
 from ops.bootstrap import System, checkpoint_signer
-from ops.ledger import verify
+from ops.ledger_verify import verify
 from projections.base import event_class, topics_of
 from tests.crash.writer import PRINCIPAL, application_name
 
@@ -262,7 +262,7 @@ class Checker:
         if not report.ok:
             self.counts.problems.append(f"ledger: {report.problems[0]}")
         self.counts.ledger_rows = report.size
-        ledger.checkpoint(self.signer, self.system.settings.checkpoint_origin)
+        ledger.checkpoint(self.signer)
 
 
 def publish(counts: Counts, out: IO[str] | None = None) -> None:

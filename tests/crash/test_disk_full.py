@@ -27,7 +27,7 @@ from api.app import create_app
 from ops import storage
 from ops.bootstrap import System, build, checkpoint_signer
 from ops.keys.tokens import sign_development_token
-from ops.ledger import verify
+from ops.ledger_verify import verify
 from ops.settings import Settings
 from tests import dbutil
 from tests.e2e.test_chart_journeys import (

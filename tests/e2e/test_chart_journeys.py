@@ -34,7 +34,7 @@ def audit_entries(system: System) -> list[dict[str, Any]]:
 
 
 def director_notes(system: System) -> list[str]:
-    """The precise rules kept for the Director's office behind sequestration denials."""
+    """The precise rules kept for the Director's office behind link-based refusals."""
     rows = [r for r in dbutil.rows(system) if r[2].endswith("DirectorAuditNote.Noted")]
     return [system.audit.repository.get(r[0]).rule for r in rows]
 

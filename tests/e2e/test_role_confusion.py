@@ -46,6 +46,9 @@ ROUTES: dict[tuple[str, str], set[str]] = {
     ("GET", "/audit/proofs/consistency?old=0"): AUDIT,
     ("GET", f"/audit/replay/subject/{P}"): AUDIT,
     ("GET", "/audit/export?format=fhir"): AUDIT,
+    ("GET", f"/audit/events/{U}/proof"): AUDIT,
+    ("GET", "/audit/log/checkpoint"): AUDIT,  # anyone with SEQUESTER_AUDIT_LOG_PUBLIC
+    ("GET", "/audit/log/tile/0/000"): AUDIT,
     # Charts: the access decision follows; an unknown pseudonym reads as "no grant" to all
     # but the director and privacy officer, who may know which pseudonyms exist.
     ("GET", f"/charts/{P}"): {"director", "privacy_officer"},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ops.bootstrap import System, checkpoint_signer
 from ops.demo import STAFF, SUBJECTS, load_demo
-from ops.ledger import verify
+from ops.ledger_verify import verify
 from tests import canaries, dbutil
 
 canaries.plant(*(s[0] for s in SUBJECTS))

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from domain.errors import TamperDetected
 from ops.bootstrap import System, checkpoint_signer
 from ops.cli import main
-from ops.ledger import verify
+from ops.ledger_verify import verify
 from tests import dbutil
 
 
@@ -26,7 +27,7 @@ def report(system: System, notes: tuple[str, ...] = ()):  # type: ignore[no-unty
 def test_an_untouched_log_verifies_with_its_checkpoints(system: System) -> None:
     populate(system)
     assert system.ledger is not None
-    system.ledger.checkpoint(checkpoint_signer(system.settings), "test")
+    system.ledger.checkpoint(checkpoint_signer(system.settings))
     populate(system, 0)
     system.staff.hire("S-9", "Late Person", "clinician", ["clinician"], date(2024, 1, 8))
     result = report(system)
@@ -78,7 +79,7 @@ def test_an_inserted_row_is_named(system: System) -> None:
 def test_truncating_and_re_extending_breaks_the_auditors_checkpoint(system: System) -> None:
     populate(system)
     assert system.ledger is not None
-    note = system.ledger.checkpoint(checkpoint_signer(system.settings), "test")
+    note = system.ledger.checkpoint(checkpoint_signer(system.settings))
     last = dbutil.rows(system)[-1]
     size = system.ledger.size()
     # The attacker removes the tail with its leaves and the stored checkpoints...
@@ -98,7 +99,7 @@ def test_truncating_and_re_extending_breaks_the_auditors_checkpoint(system: Syst
 def test_a_forged_checkpoint_is_refused(system: System) -> None:
     populate(system)
     assert system.ledger is not None
-    note = system.ledger.checkpoint(checkpoint_signer(system.settings), "test")
+    note = system.ledger.checkpoint(checkpoint_signer(system.settings))
     origin, size, rest = note.split("\n", 2)
     forged = f"{origin}\n{int(size) - 1}\n{rest}"  # the signature no longer covers the body
     problems = report(system, (forged,)).problems
@@ -120,3 +121,17 @@ def test_cli_verify_exits_non_zero_naming_the_row(
     dbutil.set_state(system, row[4], bytes(row[3])[:-1] + bytes([row[3][-1] ^ 1]))  # always a change
     assert main(["audit", "verify", "--checkpoint", str(note_file)]) == 1
     assert f"row {row[4]} (event {row[0]} version 1) was edited" in capsys.readouterr().err
+
+
+def test_the_service_refuses_to_sign_over_a_rewritten_history(system: System) -> None:
+    populate(system)
+    assert system.ledger is not None
+    signer = checkpoint_signer(system.settings)
+    system.ledger.checkpoint(signer)
+    leaves = "sequester_merkle_leaves" if not system.settings.is_postgres else (
+        f'"{system.infrastructure.env["POSTGRES_SCHEMA"]}".sequester_merkle_leaves')
+    dbutil.execute(system, f"UPDATE {leaves} SET leaf_hash = %s WHERE leaf_index = 1", (bytes(32),))
+    system.staff.hire("S-X", "Late Person", "clinician", ["clinician"], date(2024, 1, 8))
+    with pytest.raises(TamperDetected, match="no longer hash to the root of its latest signed"):
+        system.ledger.checkpoint(signer)
+    assert len(system.ledger.stored_checkpoints()) == 1

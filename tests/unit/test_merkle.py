@@ -246,6 +246,11 @@ def test_consistency_proof_from_a_larger_tree_is_refused() -> None:
         consistency_proof(LEAF_HASHES, 9)
 
 
+def test_consistency_from_the_empty_tree_is_refused_as_rfc_9162_defines_none() -> None:
+    with pytest.raises(InvalidInput, match="old tree size 0 must be at least 1"):
+        MerkleTree(LEAF_HASHES).consistency_proof(0)
+
+
 def test_tree_size_beyond_the_log_is_refused() -> None:
     with pytest.raises(InvalidInput, match="tree size 9"):
         MerkleTree(LEAF_HASHES).root(9)
@@ -311,7 +316,7 @@ def test_every_inclusion_proof_verifies(size: int) -> None:
 def test_every_consistency_proof_verifies(size: int) -> None:
     tree = MerkleTree(hashes(size))
     head = tree.root()
-    for old in range(size + 1):
+    for old in range(1, size + 1):
         assert verify_consistency(old, size, tree.root(old), head, tree.consistency_proof(old))
 
 
