@@ -129,7 +129,9 @@ class TokenVerifier:
         except jwt.PyJWTError:
             raise AuthenticationFailed("token signature or claims are invalid") from None
         roles = claims.get("roles", [])
-        if not isinstance(roles, list) or not isinstance(claims["sub"], str):
-            raise AuthenticationFailed("token claims have the wrong types")
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise AuthenticationFailed("the token's roles claim must be a list of role names")
+        if not isinstance(claims["sub"], str):
+            raise AuthenticationFailed("the token's sub claim must be a string")
         # Unknown roles grant nothing.
         return Principal(claims["sub"], frozenset(r for r in roles if r in ROLES)), float(claims["exp"])

@@ -247,6 +247,16 @@ def run(w: World, op: tuple[Any, ...]) -> Any:
     raise AssertionError(kind)
 
 
+def log_tiles(w: World) -> list[Any]:
+    """The served checkpoint, the first leaf tile, and one record's proof."""
+    checkpoint = w.call("AU-1", "GET", "/audit/log/checkpoint")
+    size = int(checkpoint.text.splitlines()[1])
+    tile = "/audit/log/tile/0/000" + ("" if size >= 256 else f".p/{size}")
+    events = w.ok("AU-1", "GET", "/audit/events", params={"limit": 1})["items"]
+    return [checkpoint, w.call("AU-1", "GET", tile),
+            w.call("AU-1", "GET", f"/audit/events/{events[0]['record_id']}/proof")]
+
+
 def snapshot(w: World) -> list[Any]:
     """Everything the observers can look at, once the sequence has run."""
     p, after = w.pseudonyms, {"after": w.head()}
@@ -255,6 +265,7 @@ def snapshot(w: World) -> list[Any]:
             w.call("AU-1", "GET", "/audit/checkpoint"),
             w.call("AU-1", "GET", "/audit/proofs/consistency", params={"old": 1}),
             w.call("AU-1", "GET", "/audit/proofs/inclusion", params={"index": 0}),
+            *log_tiles(w),
             w.call("PO-1", "GET", "/grants", params={"limit": 500, **after}),
             w.call("PO-1", "GET", "/break-glass", params={"status": "all", **after})]
     for observer in ("CD-1", "CC-1", "M-1"):
@@ -310,7 +321,11 @@ class Renamer:
 def observed(response: Any, rename: Renamer) -> Any:
     if response is None:
         return None
-    text = response.text
+    if "/audit/log/tile/" in response.request.url.path:  # hashes: each renamed
+        content = response.content
+        text = " ".join(content[i : i + 32].hex() for i in range(0, len(content), 32))
+    else:
+        text = response.text
     if response.request.url.path == "/metrics":
         text = TIMING.sub("", text)
     try:
