@@ -53,3 +53,22 @@ def set_state(system: System, notification_id: int, state: bytes) -> None:
         f"UPDATE {{events}} SET state = %s WHERE {id_column(system)} = %s",
         (state, notification_id),
     )
+
+
+def all_cells(system: System) -> list[str]:
+    """Every cell of every table in the system's database, as a reader of a dump without
+    keys sees it (bytes read as latin-1, so text in clear inside a blob shows too)."""
+    if is_postgres(system):
+        schema = system.infrastructure.env["POSTGRES_SCHEMA"]
+        tables = [f'"{schema}"."{r[0]}"' for r in execute(
+            system, "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+            (schema,))]
+    else:
+        tables = [f'"{r[0]}"' for r in execute(
+            system, "SELECT name FROM sqlite_master WHERE type = 'table'")]
+    cells = []
+    for table in tables:
+        for row in execute(system, f"SELECT * FROM {table}"):
+            cells += [bytes(v).decode("latin-1") if isinstance(v, bytes | memoryview) else str(v)
+                      for v in row]
+    return cells
