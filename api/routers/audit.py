@@ -89,9 +89,12 @@ def replay_aggregate(
     staff↔client link are redacted; the Director's office also sees identities, links,
     subjects' labels and groups, supervisors, dual-relationship cases and grant
     justifications."""
-    audit.read(system, f"audit.replay.{kind}", public_id)
-    return replay(system, kind, public_id, as_of=as_of, version=version,
-                  reveal=reveal_for(principal.roles)).public()
+    record = audit.this_request()  # a refusal is recorded against what was asked for
+    record.action, record.target = f"audit.replay.{kind}", public_id
+    result = replay(system, kind, public_id, as_of=as_of, version=version,
+                    reveal=reveal_for(principal.roles))
+    audit.read(system, f"audit.replay.{kind}", public_id)  # durable before the state is sent
+    return result.public()
 
 
 @router.get(
