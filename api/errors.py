@@ -16,7 +16,9 @@ from fastapi.responses import JSONResponse
 from psycopg import OperationalError as PsycopgOperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import audit
 from api.auth import AuthenticationFailed
+from api.jwks import IdentityProviderUnavailable
 from domain import errors
 
 log = structlog.get_logger("sequester.api")
@@ -59,6 +61,13 @@ def problem(error: dict[str, Any]) -> dict[str, Any]:
     return {"field": field, "problem": error.get("msg")}
 
 
+def refused(rule: str) -> None:
+    """The rule that refused the request, for its audit record."""
+    record = audit.current.get()
+    if record is not None:
+        record.rule = rule
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.SequesterError)
     def domain_error(request: Request, exc: errors.SequesterError) -> JSONResponse:
@@ -68,10 +77,23 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(AuthenticationFailed)
     def unauthenticated(request: Request, exc: AuthenticationFailed) -> JSONResponse:
+        """401, its reason category logged and audited (the reason names a claim at
+        most, never a token or a claim's value)."""
+        refused(f"token_{exc.category}")
+        log.info("auth.refused", category=exc.category, reason=exc.reason)
         response = body("Unauthorized", exc.reason, 401)
+        description = exc.reason.replace('"', "'")
         response.headers["WWW-Authenticate"] = (
-            f'Bearer error="invalid_token", error_description="{exc.reason}"'
+            f'Bearer error="invalid_token", error_description="{description}"'
         )
+        return response
+
+    @app.exception_handler(IdentityProviderUnavailable)
+    def no_keys(request: Request, exc: IdentityProviderUnavailable) -> JSONResponse:
+        refused("identity_provider")
+        log.warning("auth.identity_provider_unavailable", reason=exc.detail)
+        response = body(exc.kind, exc.detail, 503)
+        response.headers["Retry-After"] = "5"
         return response
 
     @app.exception_handler(RequestValidationError)

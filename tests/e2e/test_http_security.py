@@ -70,13 +70,13 @@ def break_the_audit_trail(system: System) -> None:
 def test_without_an_audit_record_there_is_no_data_and_no_write(
     client: TestClient, token_for: Tokens, app_system: System
 ) -> None:
-    director = token_for("D-1", "director")
+    director, hr = token_for("D-1", "director"), token_for("HR-1", "hr")
     assert client.get("/subjects", headers=director).status_code == 200
     break_the_audit_trail(app_system)
     before = dbutil.rows(app_system)
     read = client.get("/subjects", headers=director)
     assert read.status_code in (410, 503) and "items" not in read.text
-    write = client.post("/staff", headers=token_for("HR-1", "hr"), json={
+    write = client.post("/staff", headers=hr, json={
         "staff_id": "S-9", "display_name": "S", "job_title": "clinician", "roles": ["clinician"],
         "hired_on": "2024-01-01"})
     assert write.status_code in (410, 503)
