@@ -208,8 +208,6 @@ class TokenVerifier:
         alg, kid = header.get("alg"), header.get("kid")
         if alg not in self.algorithms:
             raise AuthenticationFailed(f"token algorithm {alg!r} is not accepted", "algorithm")
-        if kid is not None and not isinstance(kid, str):
-            raise AuthenticationFailed("malformed token (its key id is not a string)", "malformed")
         try:
             key = self.keys.key_for(kid, may_fetch)
         except UnknownKey:
@@ -242,7 +240,7 @@ class TokenVerifier:
         assert expires is not None and issued is not None
         if now > expires + self.leeway:
             raise AuthenticationFailed("token expired", "expired")
-        if min(issued, not_before or issued) > now + self.leeway:
+        if max(issued, not_before or issued) > now + self.leeway:
             raise AuthenticationFailed("token is not valid yet (iat or nbf in the future)",
                                        "not_yet_valid")
         issuer = claims.get("iss")

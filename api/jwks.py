@@ -133,6 +133,7 @@ class KeyCache:
         self._unknown_after = float("-inf")  # when an unknown key id may fetch again
         self._retry_after = float("-inf")  # after a failed fetch
         self._problem = "the identity provider's keys have not been fetched yet"
+        self._attempts = 0  # fetches begun (so a request that waited knows one ran)
 
     def key_for(self, kid: str | None, may_fetch: bool = True) -> SigningKey:
         """The trusted key `kid` names; UnknownKey, IdentityProviderUnavailable, or
@@ -192,20 +193,21 @@ class KeyCache:
             raise IdentityProviderUnavailable(self._problem)
         if not may_fetch:
             raise FetchNeeded
+        attempts = self._attempts
         if not self._lock.acquire(timeout=self.timeout * 3):
             raise IdentityProviderUnavailable("the identity provider's keys are being fetched")
         try:
-            fresh = self._keys
-            if fresh is not None and fresh.fetched_at >= now:
-                return fresh  # fetched by another request while this one waited
-            if self.clock() < self._retry_after:  # that fetch failed
-                raise IdentityProviderUnavailable(self._problem)
+            if self._attempts != attempts:  # another request fetched while this one waited
+                if self._keys is None or self.clock() < self._retry_after:
+                    raise IdentityProviderUnavailable(self._problem)
+                return self._keys
             return self._fetch_locked()
         finally:
             self._lock.release()
 
     def _fetch_locked(self) -> KeySet:
         started = self.clock()
+        self._attempts += 1
         try:
             document, max_age = fetch_json(self.url, self.timeout)
             keys = parse_keys(document)
