@@ -55,11 +55,11 @@ def provider_names(settings: Settings, roles: list[str]) -> list[str]:
 
 def token(args: argparse.Namespace, settings: Settings) -> int:
     refuse_external_provider(settings)
-    roles = known_roles(args.role)
+    roles = provider_names(settings, known_roles(args.role))
     sub = canonical_staff_id(args.sub)
     ensure_development_keys(settings)
     print(sign_development_token(
-        settings.key_dir, sub=sub, roles=provider_names(settings, roles),
+        settings.key_dir, sub=sub, roles=roles,
         issuer=settings.jwt_issuer, audience=settings.jwt_audience, ttl=args.ttl,
         roles_path=parse_claim_path(settings.jwt_roles_claim),
         staff_id_path=parse_claim_path(settings.jwt_staff_id_claim),
@@ -76,6 +76,7 @@ def staff_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
     entry = AuditEntry(principal="sequester-cli", roles=[], action="staff.bootstrap",
                        target=staff_id, decision="allowed", rule="bootstrap",
                        at=datetime.now(UTC), outcome="committed")
+    ensure_development_keys(settings)  # as `demo` and `serve` do (never in production)
     system = build(settings)
     try:
         with audited_command(entry):

@@ -93,12 +93,12 @@ def check_grant(actor_roles: Iterable[str], roles: Iterable[str]) -> None:
     allowed = grantable_by(actor_roles)
     refused = sorted(set(roles) - allowed)
     if refused:
-        grantors = "; ".join(f"{r}: {' or '.join(sorted(GRANTED_BY[r]))}" for r in refused
-                             if r in GRANTED_BY)
+        grantors = "; ".join(f"{r} is granted by {' or '.join(sorted(GRANTED_BY[r]))}"
+                             for r in refused if r in GRANTED_BY)
         raise PermissionDenied(
             RULE_ROLE_GRANT,
             f"no one hands out a role more powerful than their own: you may not grant or "
-            f"remove {refused} (granted by {grantors})",
+            f"remove {refused} ({grantors})",
         )
 
 

@@ -1,15 +1,9 @@
-"""The app in process over HTTP, with real tokens signed by the development key.
-
-sequester's staff record decides who holds a role (a token only claims roles), so
-`token_for(sub, *roles)` gives the token of a staff member on staff holding those
-roles: one the test has not hired itself is hired first (`on_staff`), straight through
-the staff application, so no HTTP request and no audit record of the test's is added.
-"""
+"""The app in process over HTTP, with real tokens signed by the development key, of
+staff members on staff (`tests.principals`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator
-from datetime import date
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,30 +11,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from ops.bootstrap import System, build
-from ops.keys.tokens import sign_development_token
-from ops.settings import Settings
-
-#: The catalogue title a test's staff member is hired into, by its first role.
-TITLES = {
-    "director": "director", "clinical_deputy": "clinical_deputy",
-    "county_counsel": "county_counsel", "privacy_officer": "privacy_officer",
-    "auditor": "auditor", "hr": "hr_specialist", "manager": "program_manager",
-    "clinician": "clinician", "peer_staff": "recovery_support_specialist",
-}
-HIRED_ON = date(2020, 1, 6)
-
-
-def on_staff(system: System, staff_id: str, roles: Collection[str]) -> None:
-    """`staff_id` on staff holding at least `roles`: hired if it is not on the staff
-    record yet, given the roles it lacks if it is (tokens with no role hire no one)."""
-    if not roles:
-        return
-    if not system.staff.exists(staff_id):
-        system.staff.hire(staff_id, staff_id, TITLES[min(roles)], sorted(roles), HIRED_ON)
-        return
-    held = system.staff.get(staff_id).roles
-    if not set(roles) <= set(held):
-        system.staff.assign_roles(staff_id, sorted({*held, *roles}))
+from tests.principals import staff_tokens
 
 
 @pytest.fixture
@@ -56,27 +27,8 @@ def client(app_system: System) -> Iterator[TestClient]:
         yield c
 
 
-def token_headers(key_dir: Path, sub: str, roles: Collection[str], ttl: int = 300) -> dict[str, str]:
-    """The Authorization header of a development token (no one is hired)."""
-    settings = Settings()
-    token = sign_development_token(key_dir, sub=sub, roles=list(roles),
-                                   issuer=settings.jwt_issuer,
-                                   audience=settings.jwt_audience, ttl=ttl)
-    return {"Authorization": f"Bearer {token}"}
-
-
-def staff_tokens(key_dir: Path, system: System) -> Callable[..., dict[str, str]]:
-    """`make(sub, *roles)`: the headers of a staff member of `system` on staff with
-    `roles` (see `on_staff`)."""
-
-    def make(sub: str, *roles: str, ttl: int = 300) -> dict[str, str]:
-        on_staff(system, sub, roles)
-        return token_headers(key_dir, sub, roles, ttl)
-
-    return make
-
-
 @pytest.fixture
 def token_for(key_dir: Path, app_system: System) -> Callable[..., dict[str, str]]:
-    """Tokens of staff members of the app's system (`staff_tokens`)."""
+    """`token_for(sub, *roles)`: headers of a staff member of the app's system on staff
+    holding `roles` (`tests.principals.staff_tokens`)."""
     return staff_tokens(key_dir, app_system)

@@ -18,7 +18,6 @@ from api.schemas.access import Purpose
 from domain.access.policy import PURPOSES
 from ops.bootstrap import System, build
 from tests import canaries, dbutil
-from tests.e2e.conftest import staff_tokens
 from tests.e2e.test_chart_journeys import (
     CLINICIAN,
     PEER,
@@ -30,6 +29,7 @@ from tests.e2e.test_chart_journeys import (
     grant,
     hire,
 )
+from tests.principals import staff_tokens
 
 REASON = "unresponsive in lobby, Tobiah Quenneville-Ashe requested"
 canaries.plant(REASON)

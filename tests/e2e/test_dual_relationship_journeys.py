@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from ops.bootstrap import System
 from tests import canaries, dbutil
-from tests.e2e.conftest import staff_tokens
+from tests.principals import staff_tokens
 
 GUIDANCE = "Counsel: exception permissible if the member never charts for the partner."
 RATIONALE = "Long-standing partner met before hire; no clinical role is planned."

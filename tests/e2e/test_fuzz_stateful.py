@@ -39,7 +39,7 @@ from api.app import create_app, start_projections
 from ops.bootstrap import System, build
 from ops.settings import Settings
 from tests import canaries
-from tests.e2e.conftest import on_staff, token_headers
+from tests.principals import on_staff, token_headers
 
 LEGAL_NAMES = ("Orsolya Quenneville-Dapp", "Thaddeus Wyncombe-Ilsley")
 NOTE = "Talked through the custody hearing with Marisol Tennefoss-Vey"

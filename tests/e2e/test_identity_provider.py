@@ -30,7 +30,8 @@ from tests.oidc.harness import OidcProvider
 KEYCLOAK = {"jwt_roles_claim": "realm_access.roles"}
 OKTA = {"jwt_roles_claim": "groups",
         "jwt_role_map": {"Sequester HR": "hr", "Sequester Clinicians": "clinician"}}
-ENTRA = {"jwt_audience": "api://sequester", "jwt_staff_id_claim": "oid",
+ENTRA_CLIENT_ID = "6e74172b-be56-4843-9ff4-e66a39bb12e3"  # v2 tokens: aud is the client id
+ENTRA = {"jwt_audience": ENTRA_CLIENT_ID, "jwt_staff_id_claim": "oid",
          "jwt_role_map": {"Sequester.Director": "director",
                           "Sequester.PrivacyOfficer": "privacy_officer"}}
 UNKNOWN = "SQ-ZZZZ-ZZZZ"
@@ -45,7 +46,7 @@ def idp() -> Iterator[OidcProvider]:
 
 @pytest.fixture(scope="module")
 def entra_idp() -> Iterator[OidcProvider]:
-    provider = OidcProvider.start(audience="api://sequester")
+    provider = OidcProvider.start(audience=ENTRA_CLIENT_ID)
     yield provider
     provider.stop()
 
@@ -145,6 +146,15 @@ def test_okta_shaped_tokens_with_email_staff_ids(idp: OidcProvider, agency: Agen
     assert last_audit(a.system)["principal"] == "avery.collins+clinic@agency.example"
 
 
+def test_okta_shaped_tokens_with_the_immutable_uid(idp: OidcProvider, agency: Agencies) -> None:
+    a = agency(idp, **OKTA, jwt_staff_id_claim="uid")
+    a.hire("00u1ab2CD3ef4GH5i6j7", "hr_specialist", "hr")
+    hr = a.sign_in("jo.smith@agency.example", {"uid": "00u1ab2CD3ef4GH5i6j7",
+                                                "groups": ["Sequester HR"]})
+    assert a.client.get("/staff/00u1ab2CD3ef4GH5i6j7", headers=hr).status_code == 200
+    assert last_audit(a.system)["principal"] == "00u1ab2CD3ef4GH5i6j7"
+
+
 def test_entra_shaped_tokens_with_mapped_app_roles_and_oid(
     entra_idp: OidcProvider, agency: Agencies
 ) -> None:
@@ -238,7 +248,7 @@ def test_each_401_is_logged_and_audited_with_its_category_never_the_token(
     idp: OidcProvider, entra_idp: OidcProvider, agency: Agencies
 ) -> None:
     a = agency(idp, **OKTA)
-    other = Agency(a.client, a.system, entra_idp)  # its tokens are for api://sequester
+    other = Agency(a.client, a.system, entra_idp)  # another provider, another audience
     token = other.sign_in("someone@agency.example", {"groups": ["Sequester HR"]})
     with capture_logs() as logs:
         refused = a.client.get("/staff/someone@agency.example", headers=token)

@@ -26,7 +26,7 @@ from domain.staff.aggregate import ROLES
 from ops.bootstrap import build
 from ops.demo import load_demo
 from ops.settings import Settings
-from tests.e2e.conftest import on_staff, token_headers
+from tests.principals import on_staff, token_headers
 
 
 @pytest.fixture(scope="module")
