@@ -353,6 +353,24 @@ def test_a_provider_that_hangs_or_is_down_gives_503_logs_why_and_readyz_says_so(
     assert [e["reason"] for e in failures] == [reason]
 
 
+def test_a_browser_console_can_sign_in_with_the_code_flow_and_pkce(
+    idp: OidcProvider, agency: Agencies
+) -> None:
+    """What a web console registered with the provider gets (a later issue's sign-in)."""
+    a = agency(idp)
+    a.hire("D-3", "director", "director")
+    idp.add_account("D-3", {"roles": ["director"]})
+    idp.add_client("sequester-console", "http://127.0.0.1:8000/console/callback")
+    tokens = idp.sign_in("D-3", "sequester-console", "http://127.0.0.1:8000/console/callback")
+    assert {"access_token", "id_token", "token_type"} <= set(tokens)
+    assert jwt.decode(tokens["id_token"], options={"verify_signature": False})["aud"] == (
+        "sequester-console")
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert a.client.get("/subjects", headers=headers).status_code == 200
+    refused = a.client.get("/subjects", headers={"Authorization": f"Bearer {tokens['id_token']}"})
+    assert refused.status_code == 401  # an ID token is for the console, not for the API
+
+
 def test_readyz_is_ready_once_the_provider_answers(idp: OidcProvider, agency: Agencies) -> None:
     a = agency(idp)
     ready = a.client.get("/readyz")

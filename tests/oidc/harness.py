@@ -112,31 +112,46 @@ class OidcProvider:
     def signing_kid(self) -> str:
         return str(self.control("state")["signing"])
 
+    def add_client(self, client_id: str, redirect_uri: str) -> None:
+        """A public client (PKCE, no secret) that signs in at `redirect_uri`: a browser
+        console, for one, registered as a web application."""
+        self.control("clients", {
+            "client_id": client_id, "application_type": "web",
+            "token_endpoint_auth_method": "none", "grant_types": ["authorization_code"],
+            "response_types": ["code"], "redirect_uris": [redirect_uri]})
+
     def access_token(self, account_id: str) -> str:
+        """`account_id`'s access token, through `sign_in` with the tests' own client."""
+        return str(self.sign_in(account_id)["access_token"])
+
+    def sign_in(self, account_id: str, client_id: str = CLIENT_ID,
+                redirect_uri: str = REDIRECT_URI) -> dict[str, Any]:
         """Sign `account_id` in: authorization request with PKCE (S256), the login and
-        consent forms, the code exchanged at the token endpoint. The access token."""
+        consent forms, the code exchanged at the token endpoint. The token response."""
         verifier = secrets.token_urlsafe(48)
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
         with httpx.Client(base_url=self.issuer, timeout=10) as http:
             response = http.get("/auth", params={
-                "client_id": CLIENT_ID, "response_type": "code", "scope": "openid api",
-                "redirect_uri": REDIRECT_URI, "resource": RESOURCE, "state": secrets.token_hex(8),
+                "client_id": client_id, "response_type": "code", "scope": "openid api",
+                "redirect_uri": redirect_uri, "resource": RESOURCE, "state": secrets.token_hex(8),
                 "code_challenge": challenge.rstrip(b"=").decode(),
                 "code_challenge_method": "S256"})
-            code = self._interact(http, response, account_id)
+            code = self._interact(http, response, account_id, redirect_uri)
             tokens = http.post("/token", data={
-                "grant_type": "authorization_code", "code": code, "client_id": CLIENT_ID,
-                "redirect_uri": REDIRECT_URI, "code_verifier": verifier})
+                "grant_type": "authorization_code", "code": code, "client_id": client_id,
+                "redirect_uri": redirect_uri, "code_verifier": verifier})
         assert tokens.status_code == 200, tokens.text
-        return str(tokens.json()["access_token"])
+        result: dict[str, Any] = tokens.json()
+        return result
 
     @staticmethod
-    def _interact(http: httpx.Client, response: httpx.Response, account_id: str) -> str:
+    def _interact(http: httpx.Client, response: httpx.Response, account_id: str,
+                  redirect_uri: str) -> str:
         """Follow the redirects, posting the login then the consent form, to the code."""
         for _ in range(12):
             if response.status_code in (302, 303):
                 location = response.headers["location"]
-                if location.startswith(REDIRECT_URI):
+                if location.startswith(redirect_uri):
                     query = parse_qs(urlparse(location).query)
                     assert "code" in query, location
                     return query["code"][0]
