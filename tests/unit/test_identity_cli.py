@@ -17,14 +17,6 @@ from ops.cli import main, parser
 from ops.settings import InvalidSetting, load_settings
 
 
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("SEQUESTER_DATABASE_URL", f"sqlite:///{tmp_path}/var/s.db")
-    monkeypatch.setenv("SEQUESTER_KEY_DIR", str(tmp_path / "var" / "keys"))
-    return tmp_path
-
-
 def one_line(capsys: pytest.CaptureFixture[str]) -> str:
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err, err

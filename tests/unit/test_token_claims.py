@@ -152,23 +152,16 @@ def test_an_audience_list_holding_ours_is_accepted(signer: tuple[Ed25519PrivateK
     assert verifier(path).verify(signed(key, aud=["account", AUD])).staff_id == "C-1"
 
 
-def test_a_payload_that_is_not_an_object_is_malformed(
-    signer: tuple[Ed25519PrivateKey, Path]
-) -> None:
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda key: jwt.api_jws.encode(b"[1, 2]", key, algorithm="EdDSA", headers={"kid": KID}),
+     "payload is not a JSON object"),
+    (lambda key: signed(key, header={"alg": "EdDSA", "kid": 7}), "malformed token"),  # kid
+    (lambda key: "x" * 20000, "too long"),
+])
+def test_malformed_tokens(signer: tuple[Ed25519PrivateKey, Path], make: Any, message: str) -> None:
     key, path = signer
-    token = jwt.api_jws.encode(b"[1, 2]", key, algorithm="EdDSA", headers={"kid": KID})
-    with pytest.raises(AuthenticationFailed, match="payload is not a JSON object") as refused:
-        verifier(path).verify(token)
-    assert refused.value.category == "malformed"
-
-
-def test_a_key_id_that_is_not_a_string_is_malformed(
-    signer: tuple[Ed25519PrivateKey, Path]
-) -> None:
-    key, path = signer
-    token = signed(key, header={"alg": "EdDSA", "kid": 7})
-    with pytest.raises(AuthenticationFailed, match="malformed") as refused:
-        verifier(path).verify(token)
+    with pytest.raises(AuthenticationFailed, match=message) as refused:
+        verifier(path).verify(make(key))
     assert refused.value.category == "malformed"
 
 
