@@ -80,7 +80,7 @@ def install(app: FastAPI) -> None:
         """401, its reason category logged and audited (the reason names a claim at
         most, never a token or a claim's value)."""
         refused(f"token_{exc.category}")
-        log.info("auth.refused", category=exc.category, reason=exc.reason)
+        log.info("auth.refused", category=exc.category, problem=exc.reason)
         response = body("Unauthorized", exc.reason, 401)
         description = exc.reason.replace('"', "'")
         response.headers["WWW-Authenticate"] = (
@@ -91,7 +91,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(IdentityProviderUnavailable)
     def no_keys(request: Request, exc: IdentityProviderUnavailable) -> JSONResponse:
         refused("identity_provider")
-        log.warning("auth.identity_provider_unavailable", reason=exc.detail)
+        log.warning("auth.identity_provider_unavailable", problem=exc.detail)
         response = body(exc.kind, exc.detail, 503)
         response.headers["Retry-After"] = "5"
         return response

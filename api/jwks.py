@@ -214,7 +214,7 @@ class KeyCache:
         except (OSError, ValueError) as e:
             self._problem = f"the identity provider's keys could not be fetched: {reason(e)}"
             self._retry_after = self.clock() + min(RETRY_SECONDS, self.interval)
-            log.error("auth.keys_unavailable", reason=reason(e), jwks_host=urlparse(self.url).netloc)
+            log.error("auth.keys_unavailable", cause=reason(e), jwks_host=urlparse(self.url).netloc)
             raise IdentityProviderUnavailable(self._problem) from None
         lifetime = max(MIN_INTERVAL_SECONDS, min(self.interval, max_age or self.interval))
         self._keys = KeySet(keys, started, lifetime)

@@ -13,6 +13,7 @@ from pathlib import Path
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
+from jwt.algorithms import OKPAlgorithm
 
 from api.app import create_app
 from domain.audit.trail import AUDIT_SUBJECT
@@ -112,3 +113,24 @@ def test_an_unexpected_error_is_audited_and_shows_nothing(app_system: System) ->
     assert "secret" not in response.text and "Traceback" not in response.text
     (entry,) = audit_entries(app_system)
     assert (entry["request_id"], entry["outcome"], entry["decision"]) == ("req-500", "500", "failed")
+
+
+def test_a_claim_of_the_wrong_type_is_a_401_and_writes_only_its_audit_record(
+    client: TestClient, key_dir: Path, app_system: System, token_for: Tokens
+) -> None:
+    """`roles: [["director"]]` from a hired director: 401 naming the claim, never a 500,
+    and nothing stored but the request's own audit record."""
+    token_for("D-1", "director")
+    key = OKPAlgorithm.from_jwk((key_dir / "token-signing.jwk").read_text())
+    forged_shape = jwt.encode(claims(roles=[["director"]]), key, algorithm="EdDSA",
+                              headers={"kid": "sequester-dev-1"})
+    before = len(dbutil.rows(app_system))
+    response = client.post("/subjects", headers={"Authorization": f"Bearer {forged_shape}"},
+                           json={"legal_name": "Nobody Here", "birth_date": "1980-01-01",
+                                 "category": "employee"})
+    assert response.status_code == 401
+    assert response.json()["detail"] == "token claim 'roles' must be a list of strings"
+    rows = dbutil.rows(app_system)[before:]
+    assert len(rows) == 1 and rows[0][2].endswith("AuditRecord.Recorded")
+    (entry,) = audit_entries(app_system)
+    assert (entry["decision"], entry["rule"], entry["outcome"]) == ("denied", "token_claims", "401")

@@ -19,12 +19,12 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.rsa import generate_private_key
 from fastapi.testclient import TestClient
-from structlog.testing import capture_logs
 
 from api.app import create_app
 from ops.bootstrap import System, build
 from tests import dbutil
 from tests.e2e.test_chart_journeys import audit_entries
+from tests.logs import logged
 from tests.oidc.harness import OidcProvider
 
 KEYCLOAK = {"jwt_roles_claim": "realm_access.roles"}
@@ -245,12 +245,13 @@ def test_a_roles_claim_of_the_wrong_type_is_a_401_and_writes_only_its_audit_reco
 
 
 def test_each_401_is_logged_and_audited_with_its_category_never_the_token(
-    idp: OidcProvider, entra_idp: OidcProvider, agency: Agencies
+    idp: OidcProvider, entra_idp: OidcProvider, agency: Agencies,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     a = agency(idp, **OKTA)
     other = Agency(a.client, a.system, entra_idp)  # another provider, another audience
     token = other.sign_in("someone@agency.example", {"groups": ["Sequester HR"]})
-    with capture_logs() as logs:
+    with logged(caplog) as logs:
         refused = a.client.get("/staff/someone@agency.example", headers=token)
     assert refused.status_code == 401
     # signed by a key this agency does not trust (another provider), so: unknown key
@@ -335,12 +336,13 @@ def closed_port_url() -> str:
 
 @pytest.mark.parametrize("where", ["hangs", "is down"])
 def test_a_provider_that_hangs_or_is_down_gives_503_logs_why_and_readyz_says_so(
-    idp: OidcProvider, agency: Agencies, hanging_socket: str, where: str
+    idp: OidcProvider, agency: Agencies, hanging_socket: str, where: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     url, reason = (hanging_socket, "timed out") if where == "hangs" else (
         closed_port_url(), "connection refused")
     a = agency(idp, jwks_url=url, jwks_timeout_seconds=0.5)
-    with capture_logs() as logs:
+    with logged(caplog) as logs:
         for _ in range(2):  # the second is answered at once: no fetch for a few seconds
             response = a.client.get("/subjects", headers=an_rs256_token())
             assert response.status_code == 503
@@ -350,7 +352,7 @@ def test_a_provider_that_hangs_or_is_down_gives_503_logs_why_and_readyz_says_so(
         ready = a.client.get("/readyz")
     assert ready.status_code == 503 and reason in ready.json()["identity_provider"]
     failures = [e for e in logs if e["event"] == "auth.keys_unavailable"]
-    assert [e["reason"] for e in failures] == [reason]
+    assert [e["cause"] for e in failures] == [reason]
 
 
 def test_a_browser_console_can_sign_in_with_the_code_flow_and_pkce(

@@ -13,10 +13,10 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
-from structlog.testing import capture_logs
 
 from api.auth import AuthenticationFailed, ClaimRules, TokenVerifier
 from ops.claim_paths import ABSENT, parse_claim_path
+from tests.logs import logged
 
 ISS, AUD, KID = "https://idp.test/realms/staff", "sequester", "k1"
 
@@ -68,11 +68,11 @@ def test_json_pointer_names_claims_with_dots_and_slashes(
 
 
 def test_a_role_map_renames_and_other_names_grant_nothing_logged_once(
-    signer: tuple[Ed25519PrivateKey, Path]
+    signer: tuple[Ed25519PrivateKey, Path], caplog: pytest.LogCaptureFixture
 ) -> None:
     key, path = signer
     v = verifier(path, roles_claim="groups", role_map={"Sequester.Director": "director"})
-    with capture_logs() as logs:
+    with logged(caplog) as logs:
         for sub in ("C-1", "C-2"):
             token = signed(key, sub=sub, groups=["Sequester.Director", "director", "Everyone"])
             assert v.verify(token).roles == frozenset({"director"})  # 'director' is unmapped
