@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from api import errors
-from api.auth import TokenVerifier
+from api.auth import verifier_for
 from api.limits import BodyLimit
 from api.metrics import Metrics
 from api.middleware import AuditedRequests
@@ -33,7 +33,7 @@ from api.routers import (
 )
 from api.schemas.common import ErrorBody
 from ops.bootstrap import System, build
-from ops.settings import Settings
+from ops.settings import InvalidSetting, Settings, load_settings
 
 #: Every route may answer with the stable error body.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -44,7 +44,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (409, "Conflict or out-of-order step"), (410, "Shredded"),
         (413, "Body too large"), (414, "Query string too long"),
         (422, "Invalid input or broken rule"),
-        (503, "Database, keys or audit trail unavailable"),
+        (503, "Database, keys, identity provider or audit trail unavailable"),
     )
 }
 
@@ -53,14 +53,7 @@ def create_app(settings: Settings, system: System | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.system = system or build(settings)
-        app.state.verifier = TokenVerifier(
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-            jwks_file=settings.jwks_path(),
-            jwks_url=settings.jwks_url,
-            algorithms=tuple(settings.jwt_algorithms),
-            leeway_seconds=settings.jwt_leeway_seconds,
-        )
+        app.state.verifier = verifier_for(settings)
         app.state.reads = AuditedReads(app.state.system.chart_access.assess_all,
                                        app.state.system.audit)
         app.state.metrics = Metrics(lag=lambda: _lag(app.state.system))
@@ -122,9 +115,16 @@ def start_projections(system: System) -> tuple[threading.Event, threading.Thread
 
 
 def create_app_from_environment() -> FastAPI:
-    """For `uvicorn --factory` (several worker processes): settings from the environment."""
+    """For `uvicorn --factory` (several worker processes): settings from the environment;
+    an invalid one is one line on stderr and exit status 2."""
+    import sys
+
     from ops.logging import configure_logging
 
-    settings = Settings()
+    try:
+        settings = load_settings()
+    except InvalidSetting as e:
+        print(f"sequester: {e.detail}", file=sys.stderr)
+        raise SystemExit(2) from None
     configure_logging(settings)
     return create_app(settings)

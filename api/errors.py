@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import audit
 from api.auth import AuthenticationFailed
+from api.jwks import IdentityProviderUnavailable
 from domain import errors
 
 log = structlog.get_logger("sequester.api")
@@ -61,14 +62,21 @@ def problem(error: dict[str, Any]) -> dict[str, Any]:
     return {"field": field, "problem": error.get("msg")}
 
 
+def refused(rule: str) -> None:
+    """The rule that refused the request, for its audit record."""
+    record = audit.current.get()
+    if record is not None:
+        record.rule = rule
+
+
 def refusal(exc: errors.SequesterError) -> tuple[str | None, str]:
     """The rule and detail the caller may see; the request's audit record keeps the
     public rule, and a link rule's precise name for the Director's office's note."""
     rule: str | None = getattr(exc, "rule", None)
     record = audit.current.get()
     if not isinstance(exc, errors.LinkRefusal):
-        if rule and record is not None:
-            record.rule = rule
+        if rule:
+            refused(rule)
         return rule, exc.detail
     if record is not None:
         record.rule, record.director_rule = exc.public_rule, exc.rule
@@ -86,10 +94,23 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(AuthenticationFailed)
     def unauthenticated(request: Request, exc: AuthenticationFailed) -> JSONResponse:
+        """401, its reason category logged and audited (the reason names a claim at
+        most, never a token or a claim's value)."""
+        refused(f"token_{exc.category}")
+        log.info("auth.refused", category=exc.category, problem=exc.reason)
         response = body("Unauthorized", exc.reason, 401)
+        description = exc.reason.replace('"', "'")
         response.headers["WWW-Authenticate"] = (
-            f'Bearer error="invalid_token", error_description="{exc.reason}"'
+            f'Bearer error="invalid_token", error_description="{description}"'
         )
+        return response
+
+    @app.exception_handler(IdentityProviderUnavailable)
+    def no_keys(request: Request, exc: IdentityProviderUnavailable) -> JSONResponse:
+        refused("identity_provider")
+        log.warning("auth.identity_provider_unavailable", problem=exc.detail)
+        response = body(exc.kind, exc.detail, 503)
+        response.headers["Retry-After"] = "5"
         return response
 
     @app.exception_handler(RequestValidationError)

@@ -11,16 +11,16 @@ from uuid import UUID
 
 import structlog
 from eventsourcing import persistence
-from pydantic import ValidationError
 
 from domain.base import KEK_NAMES
 from domain.errors import SequesterError
+from ops import cli_identity
 from ops.bootstrap import build, checkpoint_signer, ensure_development_keys, key_source
 from ops.keys.signing import create_signing_key_file, new_origin
-from ops.keys.tokens import create_token_keys, sign_development_token
+from ops.keys.tokens import create_token_keys
 from ops.ledger_verify import verify
 from ops.logging import configure_logging
-from ops.settings import Settings
+from ops.settings import Settings, load_settings
 
 log = structlog.get_logger("sequester.cli")
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -148,23 +148,6 @@ def audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     print(
         f"audit log verified: {report.size} rows, root {report.root.hex()}, "
         f"{report.checked_checkpoints} checkpoint(s) consistent"
-    )
-    return 0
-
-
-def token(args: argparse.Namespace, settings: Settings) -> int:
-    if settings.production:
-        raise SequesterError("sequester token is for development; production uses the identity provider")
-    ensure_development_keys(settings)
-    print(
-        sign_development_token(
-            settings.key_dir,
-            sub=args.sub,
-            roles=args.role,
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-            ttl=args.ttl,
-        )
     )
     return 0
 
@@ -314,11 +297,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=1)
     s.set_defaults(run=serve)
     sub.add_parser("demo", help="load a demo agency (idempotent)").set_defaults(run=demo)
-    t = sub.add_parser("token", help="print a development bearer token")
-    t.add_argument("--sub", required=True)
-    t.add_argument("--role", action="append", required=True)
-    t.add_argument("--ttl", type=int, default=3600)
-    t.set_defaults(run=token)
+    cli_identity.add_commands(sub)
 
     keys = sub.add_parser("keys", help="manage key-encryption and data keys")
     ks = keys.add_subparsers(dest="keys_command", required=True)
@@ -409,16 +388,12 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        settings = Settings()
+        settings = load_settings()  # an invalid setting: one line naming the variable
         configure_logging(settings)
         code: int = args.run(args, settings)
         return code
     except SequesterError as e:
         print(f"sequester: {e.detail}", file=sys.stderr)
-        return 2
-    except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
-        print(f"sequester: invalid setting: {problems}", file=sys.stderr)
         return 2
     except (persistence.OperationalError, persistence.InterfaceError) as e:
         # one line naming the kind of failure: driver messages can carry the URL

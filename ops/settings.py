@@ -1,15 +1,34 @@
-"""One settings object, read from the environment (prefix `SEQUESTER_`)."""
+"""One settings object, read from the environment (prefix `SEQUESTER_`).
+
+`load_settings()` is how processes read it: an invalid value is one line naming the
+variable (`InvalidSetting`), never pydantic's report.
+"""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs, unquote, urlparse
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
-from domain.errors import InvalidInput
+from domain.errors import InvalidInput, SequesterError
+from domain.staff.aggregate import ROLES
+from ops.claim_paths import parse_claim_path
+
+#: Asymmetric only: an HS256 token can never be verified with a public key as secret.
+ALLOWED_ALGORITHMS = ("EdDSA", "ES256", "RS256", "PS256")
+DEVELOPMENT_ISSUER = "sequester-dev"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+class InvalidSetting(SequesterError):
+    """A setting from the environment is invalid; the message names the variable."""
+
+    kind = "InvalidSetting"
 
 
 class Settings(BaseSettings):
@@ -36,12 +55,24 @@ class Settings(BaseSettings):
     audit_log_public: bool = False
     #: the served checkpoint is signed anew at most this often, and only once the log grew
     checkpoint_interval_seconds: float = Field(default=60.0, ge=0, le=86_400)
-    jwt_issuer: str = "sequester-dev"
+    jwt_issuer: str = DEVELOPMENT_ISSUER
     jwt_audience: str = "sequester"
     jwks_file: Path | None = None  # default: <key_dir>/jwks.json
     jwks_url: str | None = None
-    jwt_algorithms: list[str] = ["EdDSA"]
+    #: `RS256`, `RS256,ES256` or a JSON list
+    jwt_algorithms: Annotated[list[str], NoDecode] = ["EdDSA"]
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    #: where the token's list of roles is: a dotted path, or a JSON Pointer (`/…`)
+    jwt_roles_claim: str = "roles"
+    #: provider role (or group) name → sequester role name; unset: sequester's own names
+    jwt_role_map: Annotated[dict[str, str] | None, NoDecode] = None
+    #: the claim holding the staff id (a dotted path or a JSON Pointer, like the roles)
+    jwt_staff_id_claim: str = "sub"
+    #: the longest a key removed from the JWKS URL stays trusted (also bounds the
+    #: memory of verified tokens); a shorter Cache-Control max-age is honoured
+    jwks_refresh_seconds: float = Field(default=300.0, ge=1, le=86400)
+    #: how long a JWKS fetch may wait for the provider, per connection step
+    jwks_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
     required_agreement_version: str | None = None
     #: Dual relationships: the look-back after a client's case closes, in months, or
     #: "never" (prohibited whenever the person was ever a client); and the days after
@@ -62,6 +93,66 @@ class Settings(BaseSettings):
     @classmethod
     def _never(cls, value: object) -> object:
         return None if isinstance(value, str) and value.strip().lower() == "never" else value
+
+    @field_validator("jwt_algorithms", mode="before")
+    @classmethod
+    def _algorithms(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            value = _json(text, "a JSON list") if text.startswith("[") else [
+                a.strip() for a in text.split(",") if a.strip()]
+        if isinstance(value, list):
+            unknown = sorted(str(a) for a in value if a not in ALLOWED_ALGORITHMS)
+            if unknown or not value:
+                raise ValueError(f"refusing token algorithms {unknown or '(none)'}: accepted are "
+                                 f"{', '.join(ALLOWED_ALGORITHMS)} (asymmetric only)")
+        return value
+
+    @field_validator("jwt_role_map", mode="before")
+    @classmethod
+    def _role_map(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = _json(value, "a JSON object") if value.strip() else None
+        if isinstance(value, dict):
+            unknown = sorted({str(v) for v in value.values()} - ROLES)
+            if unknown:
+                raise ValueError(f"maps to unknown role(s) {unknown}; sequester's roles are "
+                                 f"{', '.join(sorted(ROLES))}")
+        elif value is not None:
+            raise ValueError('must be a JSON object such as {"Sequester.Director": "director"}')
+        return value
+
+    @field_validator("jwt_roles_claim", "jwt_staff_id_claim")
+    @classmethod
+    def _claim_path(cls, value: str) -> str:
+        parse_claim_path(value)
+        return value
+
+    @field_validator("jwks_url")
+    @classmethod
+    def _jwks_url(cls, value: str | None) -> str | None:
+        if value is not None and urlparse(value).scheme not in ("https", "http"):
+            raise ValueError("must be an https:// URL")
+        return value or None
+
+    def check_consistency(self) -> None:
+        """Rules across settings: production fetches keys over https only (plain http
+        is for a provider on this machine)."""
+        url = urlparse(self.jwks_url or "")
+        if self.production and url.scheme == "http" and url.hostname not in LOOPBACK_HOSTS:
+            raise InvalidSetting("invalid setting SEQUESTER_JWKS_URL: production fetches "
+                                 "token keys over https:// only")
+
+    @property
+    def external_identity_provider(self) -> str | None:
+        """The setting that names an identity provider other than development's, if any."""
+        if self.jwks_url:
+            return "SEQUESTER_JWKS_URL"
+        if self.jwt_issuer != DEVELOPMENT_ISSUER:
+            return "SEQUESTER_JWT_ISSUER"
+        if self.jwks_file is not None and self.jwks_file != self.key_dir / "jwks.json":
+            return "SEQUESTER_JWKS_FILE"
+        return None
 
     @property
     def production(self) -> bool:
@@ -117,3 +208,35 @@ class Settings(BaseSettings):
         if path != ":memory:" and "mode=memory" not in path:
             Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         return path
+
+
+def _json(text: str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise ValueError(f"is not {what}") from None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The settings from the environment; InvalidSetting, one line naming each bad
+    variable and what is wrong (never the value: it may be a secret), if any is bad."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as e:
+        problems = "; ".join(f"{variable(err['loc'])}: {problem(err)}" for err in e.errors())
+        raise InvalidSetting(f"invalid setting {problems}") from None
+    except SettingsError as e:  # a value pydantic-settings could not even decode
+        field = re.search(r'field "(\w+)"', str(e))
+        name = variable((field.group(1),)) if field else "(unknown)"
+        raise InvalidSetting(f"invalid setting {name}: not in the expected form") from None
+    settings.check_consistency()
+    return settings
+
+
+def variable(loc: tuple[Any, ...]) -> str:
+    return f"SEQUESTER_{str(loc[0]).upper()}" if loc else "SEQUESTER_?"
+
+
+def problem(error: Any) -> str:
+    message = str(error.get("msg", "invalid"))
+    return message.removeprefix("Value error, ").replace("\n", " ")

@@ -19,14 +19,14 @@ from api import audit
 from api.auth import Principal
 from api.deps import PrincipalDep, SystemDep, require
 from api.schemas import careers as schema
-from api.schemas.common import ID_PATTERN, Written
+from api.schemas.common import ID_PATTERN, StaffIdPath, Written
 from domain.errors import PermissionDenied
 from domain.staff.jobs import CATALOGUE
 from domain.staff.teams import Team
 from ops.bootstrap import System
 
 router = APIRouter(tags=["careers"])
-StaffId = Annotated[str, Path(pattern=ID_PATTERN)]
+StaffId = StaffIdPath
 TeamId = Annotated[str, Path(pattern=ID_PATTERN)]
 Number = Annotated[int, Path(ge=0, le=999, description="0-based, as returned when recorded")]
 AsOf = Annotated[date | None, Query(description="The day to read as of; default today")]

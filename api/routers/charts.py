@@ -17,8 +17,8 @@ from typing import Annotated, NoReturn
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from api import audit
-from api.auth import Principal
-from api.deps import SystemDep, reads_of, require
+from api.auth import Claimed, Principal
+from api.deps import SystemDep, claims_for, reads_of, require
 from api.schemas.access import BreakGlassCreate, BreakGlassCreated, Purpose
 from api.schemas.charts import (
     AccessBasis,
@@ -32,7 +32,7 @@ from api.schemas.charts import (
 )
 from api.schemas.common import PSEUDONYM_PATTERN, Written
 from domain.access import policy
-from domain.access.facts import Assessment, ChartAsk
+from domain.access.facts import Assessment, ChartAsk, UnknownSubject
 from domain.access.policy import Decision, Target
 from domain.audit.trail import AuditEntry
 from domain.charts.aggregate import CLOSED
@@ -42,10 +42,10 @@ from ops.bootstrap import System
 router = APIRouter(prefix="/charts", tags=["charts"])
 Pseudonym = Annotated[str, Path(pattern=PSEUDONYM_PATTERN)]
 #: Roles that may hold a grant for some purpose of use; the grant itself decides.
-Reader = Annotated[Principal, Depends(require(
-    "clinician", "peer_staff", "clinical_deputy", "county_counsel", "auditor",
-    "privacy_officer", "director",
-))]
+READERS = ("clinician", "peer_staff", "clinical_deputy", "county_counsel", "auditor",
+           "privacy_officer", "director")
+#: A chart read's roles are settled in its decision's own query (no query of its own).
+ReaderClaims = Annotated[Claimed, Depends(claims_for(*READERS))]
 Writer = Annotated[Principal, Depends(require("clinician", "peer_staff"))]
 Closer = Annotated[Principal, Depends(require("clinician", "director"))]
 Clinician = Annotated[Principal, Depends(require("clinician"))]
@@ -61,14 +61,23 @@ def refuse(decision: Decision, principal: Principal) -> NoReturn:
     raise PermissionDenied(decision.rule, decision.explanation)
 
 
-def at_stake(principal: Principal, action: str, pseudonym: str, purpose: str,
+def at_stake(principal: Principal | Claimed, action: str, pseudonym: str, purpose: str,
              audit_action: str, with_chart: bool = False) -> ChartAsk:
     """Tell the request's audit record what is at stake first (so a refusal is recorded
-    against the chart and purpose); the read or write to decide on."""
+    against the chart and purpose); the read or write to decide on. Claimed roles are
+    settled in the decision's query."""
     a = audit.this_request()
     a.action, a.target, a.purpose = audit_action, pseudonym, purpose
+    needed = frozenset(READERS) if isinstance(principal, Claimed) else None
     return ChartAsk(policy.Principal(principal.staff_id, principal.roles), action, pseudonym,
-                    purpose, datetime.now(UTC), with_chart=with_chart)
+                    purpose, datetime.now(UTC), with_chart=with_chart, roles_needed=needed)
+
+
+def settled(principal: policy.Principal | None) -> Principal:
+    """The principal as decided on, told to the request's audit record."""
+    assert principal is not None, "an assessment names its principal"
+    audit.this_request().roles = sorted(principal.roles)
+    return Principal(principal.staff_id, principal.roles)
 
 
 def refuse_unknown(e: NotFound, principal: Principal, ask: ChartAsk) -> NoReturn:
@@ -110,25 +119,28 @@ def not_after_today(day: date, what: str) -> date:
 
 @router.get("/{pseudonym}", response_model=ChartPublic)
 async def read_chart(
-    pseudonym: Pseudonym, principal: Reader, request: Request,
+    pseudonym: Pseudonym, claimed: ReaderClaims, request: Request,
     purpose: Annotated[Purpose, Query(description="HL7 PurposeOfUse")] = "TREAT",
 ) -> Response:
     """The chart's status and current entries, notes included, for a principal whose
     grant (or live break-glass, with purpose ETREAT or BTG) allows the read."""
-    ask = at_stake(principal, "read", pseudonym, purpose, "chart.read", with_chart=True)
+    ask = at_stake(claimed, "read", pseudonym, purpose, "chart.read", with_chart=True)
     a = audit.this_request()
 
     def entry_of(assessed: Assessment) -> AuditEntry | None:
         """The read's audit record, committed before it answers (if it is allowed)."""
         if not assessed.decision.allowed or assessed.chart is None:
             return None
+        a.roles = sorted(assessed.principal.roles) if assessed.principal else []
         a.rule = assessed.decision.rule
         return a.entry("allowed", "200")
 
-    try:
-        _, decision, chart = await reads_of(request).run(ask, entry_of)
-    except NotFound as e:
-        refuse_unknown(e, principal, ask)
+    try:  # (refused as not on staff, or by role: the error handler records the rule)
+        assessed = await reads_of(request).run(ask, entry_of)
+    except UnknownSubject as e:
+        refuse_unknown(e, settled(e.principal), ask)
+    principal = settled(assessed.principal)
+    decision, chart = assessed.decision, assessed.chart
     a.decided = decision.allowed
     if not decision.allowed:
         refuse(decision, principal)

@@ -33,7 +33,7 @@ from api.schemas.access import (
     GrantRevoke,
     GrantSummary,
 )
-from api.schemas.common import ID_PATTERN, PSEUDONYM_PATTERN, Written
+from api.schemas.common import PSEUDONYM_PATTERN, StaffIdQuery, Written
 from domain.access.grants import Grant
 from domain.access.policy import GrantFact
 from domain.errors import NotFound
@@ -100,7 +100,7 @@ def grant(body: GrantCreate, system: SystemDep, principal: PrivacyOfficer,
 def list_grants(
     system: SystemDep,
     principal: PrivacyOfficer,
-    grantee: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    grantee: StaffIdQuery = None,
     pseudonym: Annotated[str | None, Query(pattern=PSEUDONYM_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from api.schemas.common import ID_PATTERN, PSEUDONYM_PATTERN, Strict, Written
+from api.schemas.common import PSEUDONYM_PATTERN, StaffIdField, Strict, Written
 
 Purpose = Literal[
     "TREAT", "ETREAT", "BTG", "CAREMGT", "COC", "HOPERAT", "HPAYMT", "HLEGAL", "HCOMPL"
@@ -24,7 +24,7 @@ GrantStatus = Literal["pending", "live", "expired", "declined", "revoked"]
 
 
 class GrantCreate(Strict):
-    grantee: str = Field(pattern=ID_PATTERN, description="The staff id given access")
+    grantee: StaffIdField = Field(description="The staff id given access")
     pseudonym: str = Field(pattern=PSEUDONYM_PATTERN)
     scope: Scope = Field(description="`write` implies `read`")
     purpose: Purpose = Field(description="Emergency purposes are reached by break-glass only")

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from api.schemas.common import ID_PATTERN, Strict, Written
+from api.schemas.common import StaffIdField, Strict, Written
 
 
 class AccommodationCreate(Strict):
@@ -19,8 +19,8 @@ class AccommodationCreate(Strict):
     requested: str = Field(min_length=1, max_length=2_000)
     functions_affected: str | None = Field(default=None, max_length=2_000)
     filed_on: date | None = Field(default=None, description="Default: today")
-    employee_id: str | None = Field(
-        default=None, pattern=ID_PATTERN,
+    employee_id: StaffIdField | None = Field(
+        default=None,
         description="Always the caller: only the employee files its own request",
     )
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from api.schemas.common import ID_PATTERN, Strict, Written
+from api.schemas.common import ID_PATTERN, StaffIdField, Strict, Written
 from domain.staff.credentials import MAX_HOURS_PER_ENTRY
 from domain.staff.trainings import MAX_TRAINING_HOURS
 
@@ -125,7 +125,7 @@ class ExperienceCreated(Written):
 
 class AttestationCreate(Strict):
     competency: Competency
-    attested_by: str = Field(pattern=ID_PATTERN, description="The attesting staff member")
+    attested_by: StaffIdField = Field(description="The attesting staff member")
     attested_on: Past
 
 
@@ -141,7 +141,7 @@ class TeamCreated(Written):
 
 
 class MemberCreate(Strict):
-    staff_id: str = Field(pattern=ID_PATTERN)
+    staff_id: StaffIdField
     joined_on: Past
 
 

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from fastapi import Path, Query
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from domain.staff.ids import DESCRIPTION, MAX_STAFF_ID, STAFF_ID_PATTERN, canonical_form
 
 #: Identifiers in paths and bodies: short, printable, no path separators.
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+_canonical = AfterValidator(canonical_form)
+#: A staff id in a body (`domain.staff.ids`): the formats providers issue, emails in
+#: lower case (percent-encode it in a path: `/staff/alice%40agency.example`).
+StaffIdField = Annotated[str, Field(pattern=STAFF_ID_PATTERN, max_length=MAX_STAFF_ID,
+                                    description=f"A staff id: {DESCRIPTION}"), _canonical]
+StaffIdPath = Annotated[str, Path(pattern=STAFF_ID_PATTERN, max_length=MAX_STAFF_ID,
+                                  description=f"A staff id: {DESCRIPTION}"), _canonical]
+StaffIdQuery = Annotated[str | None, Query(pattern=STAFF_ID_PATTERN, max_length=MAX_STAFF_ID),
+                         AfterValidator(lambda v: None if v is None else canonical_form(v))]
 PSEUDONYM_PATTERN = r"^SQ-[0-9A-Z]{4}-[0-9A-Z]{4}$"
 
 

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, model_validator
 
-from api.schemas.common import ID_PATTERN, PSEUDONYM_PATTERN, Strict, Written
+from api.schemas.common import ID_PATTERN, PSEUDONYM_PATTERN, StaffIdField, Strict, Written
 from domain.dual_relationships import DualRelationshipCase, DualRelationshipPolicy, Step
 
 Kind = Literal["social", "romantic", "sexual", "financial", "other"]
@@ -23,7 +23,7 @@ ConditionText = Annotated[str, Field(min_length=1, max_length=2_000)]
 
 
 class DisclosureCreate(Strict):
-    staff_id: str = Field(pattern=ID_PATTERN, description="The staff member in the relationship")
+    staff_id: StaffIdField = Field(description="The staff member in the relationship")
     counterpart_pseudonym: str | None = Field(
         default=None, pattern=PSEUDONYM_PATTERN,
         description="A sequestered subject known here; case status and closing date then "
@@ -43,8 +43,8 @@ class DisclosureCreate(Strict):
     ended_on: date | None = None
     predates_hire: bool
     disclosed_on: date | None = Field(default=None, description="Default: today")
-    disclosed_to: str | None = Field(
-        default=None, pattern=ID_PATTERN,
+    disclosed_to: StaffIdField | None = Field(
+        default=None,
         description="The manager disclosed to; omit when a manager records it (it is them)",
     )
 

@@ -5,7 +5,7 @@ from enum import Enum
 
 from pydantic import BaseModel, Field
 
-from api.schemas.common import ID_PATTERN, Strict, Written
+from api.schemas.common import StaffIdField, Strict, Written
 from domain.staff.aggregate import ROLES
 from domain.staff.jobs import CATALOGUE
 
@@ -14,11 +14,11 @@ Role = Enum("Role", {role: role for role in sorted(ROLES)}, type=str)  # type: i
 
 
 class StaffCreate(Strict):
-    staff_id: str = Field(pattern=ID_PATTERN)
+    staff_id: StaffIdField
     display_name: str = Field(min_length=1, max_length=200)
     job_title: JobTitle
     roles: list[Role] = Field(min_length=1, max_length=9)
-    supervisor_id: str | None = Field(default=None, pattern=ID_PATTERN)
+    supervisor_id: StaffIdField | None = None
     hired_on: date
 
 
@@ -46,3 +46,18 @@ class StaffPublic(BaseModel):
     hired_on: date
     separated_on: date | None
     agreements: list[Agreement]
+
+
+class RolesChange(Strict):
+    roles: list[Role] = Field(min_length=1, max_length=9,
+                              description="The member's roles from now on (all of them)")
+
+
+class RolesChanged(Written):
+    roles: list[str]
+
+
+class SeparationCreate(Strict):
+    separated_on: date = Field(description="The first day off staff (today at the latest): "
+                                           "from this day the member holds no role")
+    reason: str = Field(min_length=1, max_length=500)

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from api.schemas.common import ID_PATTERN, Strict, Written
+from api.schemas.common import ID_PATTERN, StaffIdField, Strict, Written
 
 Category = Literal["employee", "employee_relative", "public_figure", "public_figure_relative"]
 
@@ -14,7 +14,7 @@ class SubjectCreate(Strict):
     legal_name: str = Field(min_length=1, max_length=200)
     birth_date: date
     category: Category
-    staff_id: str | None = Field(default=None, pattern=ID_PATTERN)
+    staff_id: StaffIdField | None = None
     program_labels: list[Literal["PSY", "ETH", "SUD", "42CFRPart2"]] = Field(default_factory=list)
     confidentiality: Literal["R", "V"] = "R"
     enrolled_on: date | None = None
@@ -59,4 +59,4 @@ class GroupCreate(Strict):
 
 
 class ClinicianCreate(Strict):
-    staff_id: str = Field(pattern=ID_PATTERN)
+    staff_id: StaffIdField

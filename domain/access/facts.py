@@ -14,6 +14,11 @@ anyone, so neither its answer nor its work depends on a link.
 The link facts (`links`) are gathered only for the Director's office's confirmation of
 a grant, its review queue, and break-glass (see `domain.access.policy`); the link is
 only ever compared as keyed hashes (DESIGN §3 item 6).
+
+An ask may carry the roles its token *claims* (`ChartAsk.roles_needed`): the staff
+record read in that same query then settles them (`domain.staff.authority`), so a chart
+read learns who holds which role without a query of its own, and a separation counts
+on the very next read.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from domain.charts.aggregate import Chart, chart_uuid
 from domain.errors import DataShredded, KeyUnavailable, NotFound, TamperDetected
 from domain.staff.aggregate import StaffMember, staff_uuid
 from domain.staff.application import StaffApplication
+from domain.staff.authority import effective_roles, require_one_of
 from domain.staff.roster import ROSTER_ID, StaffRoster
 from domain.subjects.application import SubjectsApplication
 from domain.subjects.identity import StaffLinkIndex, link_index_uuid
@@ -50,6 +56,16 @@ class Assessment(NamedTuple):
     subject: Subject
     decision: Decision
     chart: Chart | None  # asked for, and the decision allows the action
+    principal: Principal | None = None  # as decided on (its roles settled, if they were claimed)
+
+
+class UnknownSubject(NotFound):
+    """No subject has the pseudonym asked for; carries the principal as decided on, whose
+    roles say whether it may learn that."""
+
+    def __init__(self, detail: str, principal: Principal) -> None:
+        super().__init__(detail)
+        self.principal = principal
 
 
 #: Errors in one subject's stored data: they must not fail other subjects' decisions.
@@ -70,6 +86,10 @@ class ChartAsk(NamedTuple):
     purpose: str
     now: datetime
     with_chart: bool = False  # the chart too, if the decision allows the action
+    #: None: `principal.roles` are its effective roles already. A set: they are the roles
+    #: its token claims, settled against the staff record read in the decision's query,
+    #: and the settled roles must hold one of these (else PermissionDenied "role").
+    roles_needed: frozenset[str] | None = None
 
 
 def spans(groups: Iterable[dict[str, Any]]) -> tuple[GroupSpan, ...]:
@@ -172,13 +192,17 @@ class ChartAccess:
     def _assessed(self, ask: ChartAsk, wanted: _Wanted, found: dict[UUID, Any]
                   ) -> Assessment | Exception:
         try:
+            principal = settled(ask, found.get(wanted.ids[2]))
             subject, facts = self._facts(wanted, ask.now.date(), found)
-        except Exception as e:  # noqa: BLE001 - that ask's error (NotFound, DataShredded…)
+        except NotFound as e:
+            return UnknownSubject(e.detail, principal)
+        except Exception as e:  # noqa: BLE001 - that ask's error (PermissionDenied, DataShredded…)
             return e
-        decision = decide(ask.principal, ask.action, Target(ask.pseudonym, ask.purpose), facts,
+        decision = decide(principal, ask.action, Target(ask.pseudonym, ask.purpose), facts,
                           ask.now)
         chart = found.get(chart_uuid(ask.pseudonym)) if ask.with_chart and decision.allowed else None
-        return Assessment(subject, decision, chart if isinstance(chart, Chart) else None)
+        return Assessment(subject, decision, chart if isinstance(chart, Chart) else None,
+                          principal)
 
     # -- the link: Director's office rules and break-glass only ----------------------------
 
@@ -219,3 +243,14 @@ class ChartAccess:
             blocked=self.access.is_blocked(principal.staff_id), now=now,
         )
         return subject, decision
+
+
+def settled(ask: ChartAsk, member: object) -> Principal:
+    """The ask's principal with its effective roles (see `ChartAsk.roles_needed`)."""
+    if ask.roles_needed is None:
+        return ask.principal
+    staff_id = ask.principal.staff_id
+    roles = effective_roles(staff_id, ask.principal.roles,
+                            member if isinstance(member, StaffMember) else None, ask.now.date())
+    require_one_of(roles, ask.roles_needed)
+    return Principal(staff_id, roles)

@@ -12,6 +12,7 @@ from eventsourcing.domain import event
 
 from domain.base import ID_CACHE_SIZE, ProtectedAggregate
 from domain.errors import InvalidInput, RuleViolation
+from domain.staff.ids import canonical_form, canonical_staff_id
 from domain.staff.jobs import CATALOGUE
 
 ROLES = frozenset(
@@ -32,8 +33,9 @@ STAFF_NAMESPACE = uuid5(NAMESPACE_URL, "urn:sequester:staff")
 
 @lru_cache(maxsize=ID_CACHE_SIZE)
 def staff_uuid(staff_id: str) -> UUID:
-    """The aggregate id of a staff member: deterministic, so a staff id is unique."""
-    return uuid5(STAFF_NAMESPACE, staff_id)
+    """The aggregate id of a staff member: deterministic, so a staff id is unique (and
+    derived from the canonical form, so an email in any case is one member)."""
+    return uuid5(STAFF_NAMESPACE, canonical_form(staff_id))
 
 
 def check_roles(roles: list[str]) -> list[str]:
@@ -88,8 +90,10 @@ class StaffMember(ProtectedAggregate):
         supervisor_id: str | None,
         hired_on: date,
     ) -> StaffMember:
-        if not staff_id.strip() or not display_name.strip():
-            raise InvalidInput("staff_id and display_name must not be blank")
+        if not display_name.strip():
+            raise InvalidInput("display_name must not be blank")
+        staff_id = canonical_staff_id(staff_id)
+        supervisor_id = None if supervisor_id is None else canonical_staff_id(supervisor_id)
         check_job_title(job_title)
         if supervisor_id == staff_id:
             raise RuleViolation("self_supervision", "a staff member cannot supervise itself")
@@ -150,8 +154,17 @@ class StaffMember(ProtectedAggregate):
     def _change_supervisor(self, supervisor_id: str | None) -> None:
         self.supervisor_id = supervisor_id
 
-    def separate(self, separated_on: date, reason: str) -> None:
+    def separate(self, separated_on: date, reason: str, today: date) -> None:
+        """Record a separation, which takes effect on `separated_on` (the first day
+        off staff): never after today, so a recorded separation is always in effect."""
         self._require_active()
+        if not reason.strip():
+            raise InvalidInput("the separation reason must not be blank")
+        if separated_on > today:
+            raise InvalidInput(
+                f"separation date {separated_on} is after today ({today}): record a "
+                "separation on or after the day it takes effect"
+            )
         if separated_on < self.hired_on:
             raise InvalidInput(
                 f"separation date {separated_on} is before the hire date {self.hired_on}"

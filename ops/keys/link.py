@@ -12,6 +12,7 @@ import hmac
 from uuid import NAMESPACE_URL, uuid5
 
 from domain.base import KEK_DIRECTOR, KeyScope
+from domain.staff.ids import canonical_form
 from ops.keys.keyring import Keyring
 
 LINK_KEY_SUBJECT = uuid5(NAMESPACE_URL, "urn:sequester:staff-link-key")
@@ -26,4 +27,6 @@ class LinkHasher:
     def __call__(self, staff_id: str) -> str:
         if self._key is None:
             self._key = self._keyring.secret(LINK_SCOPE)
-        return hmac.new(self._key, b"staff-link|" + staff_id.encode(), hashlib.sha256).hexdigest()
+        # canonical: a link made for Alice@Agency.example holds for alice@agency.example
+        message = b"staff-link|" + canonical_form(staff_id).encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()

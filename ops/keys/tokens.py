@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 
 from domain.errors import KeyUnavailable
+from ops.claim_paths import with_claim
 
 PRIVATE_FILE = "token-signing.jwk"
 JWKS_FILE = "jwks.json"
@@ -44,8 +45,11 @@ def _write_new(path: Path, text: str, mode: int) -> None:
 
 
 def sign_development_token(
-    directory: Path, *, sub: str, roles: list[str], issuer: str, audience: str, ttl: int
+    directory: Path, *, sub: str, roles: list[str], issuer: str, audience: str, ttl: int,
+    roles_path: tuple[str, ...] = ("roles",), staff_id_path: tuple[str, ...] = ("sub",),
 ) -> str:
+    """A development token; the roles and the staff id at the claims the settings name
+    (`SEQUESTER_JWT_ROLES_CLAIM`, `SEQUESTER_JWT_STAFF_ID_CLAIM`)."""
     path = directory / PRIVATE_FILE
     try:
         key = OKPAlgorithm.from_jwk(path.read_text())
@@ -56,7 +60,8 @@ def sign_development_token(
     if not isinstance(key, Ed25519PrivateKey):
         raise KeyUnavailable(f"token signing key {path} is not an Ed25519 private key")
     now = int(time.time())
-    claims: dict[str, Any] = {
-        "sub": sub, "roles": roles, "iss": issuer, "aud": audience, "iat": now, "exp": now + ttl
-    }
+    claims: dict[str, Any] = {"sub": sub, "iss": issuer, "aud": audience, "iat": now,
+                              "exp": now + ttl}
+    with_claim(claims, staff_id_path, sub)
+    with_claim(claims, roles_path, roles)
     return jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": KID})

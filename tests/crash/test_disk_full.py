@@ -26,9 +26,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from ops import storage
 from ops.bootstrap import System, build, checkpoint_signer
-from ops.keys.tokens import sign_development_token
 from ops.ledger_verify import verify
-from ops.settings import Settings
 from tests import dbutil
 from tests.e2e.test_chart_journeys import (
     CLINICIAN,
@@ -39,6 +37,7 @@ from tests.e2e.test_chart_journeys import (
     entry,
     grant,
 )  # fmt: skip
+from tests.principals import staff_tokens
 
 UNLIMITED = 1_073_741_823  # SQLite's default max_page_count
 UNAVAILABLE = {"error": "Unavailable", "detail": "the database is unavailable; retry shortly"}
@@ -67,16 +66,8 @@ def capped(
     system.close()
 
 
-def journey(client: TestClient, key_dir: Path) -> Journey:
-    settings = Settings()
-
-    def tokens(sub: str, *roles: str) -> dict[str, str]:
-        token = sign_development_token(key_dir, sub=sub, roles=list(roles),
-                                       issuer=settings.jwt_issuer,
-                                       audience=settings.jwt_audience, ttl=300)  # fmt: skip
-        return {"Authorization": f"Bearer {token}"}
-
-    return Journey(client, tokens)
+def journey(client: TestClient, key_dir: Path, system: System) -> Journey:
+    return Journey(client, staff_tokens(key_dir, system))
 
 
 def page_count(system: System) -> int:
@@ -155,7 +146,7 @@ def test_a_full_disk_fails_closed_and_the_service_recovers_without_restart(
     recorder = capped.infrastructure.recorder
     assert isinstance(recorder, CappedRecorder)
     with TestClient(create_app(capped.settings, capped)) as client:
-        j = journey(client, key_dir)
+        j = journey(client, key_dir, capped)
         w = build_world(j)
         grant(j, "C-1", w.other)
         recorder.max_pages = page_count(capped) + 4  # a few pages left, then the disk is full
@@ -214,7 +205,7 @@ def test_a_full_filesystem_fails_closed_and_deleting_a_file_brings_the_service_b
     system = build(settings_for(f"sqlite:///{small_disk / 's.db'}", projections_in_process=False))
     try:
         with TestClient(create_app(system.settings, system)) as client:
-            j = journey(client, key_dir)
+            j = journey(client, key_dir, system)
             w = build_world(j)
             grant(j, "C-1", w.other)
             ballast = fill(small_disk)

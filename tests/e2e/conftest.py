@@ -1,4 +1,5 @@
-"""The app in process over HTTP, with real tokens signed by the development key."""
+"""The app in process over HTTP, with real tokens signed by the development key, of
+staff members on staff (`tests.principals`)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from ops.bootstrap import System, build
-from ops.keys.tokens import sign_development_token
-from ops.settings import Settings
+from tests.principals import staff_tokens
 
 
 @pytest.fixture
@@ -28,14 +28,7 @@ def client(app_system: System) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def token_for(key_dir: Path) -> Callable[..., dict[str, str]]:
-    settings = Settings()
-
-    def make(sub: str, *roles: str, ttl: int = 300) -> dict[str, str]:
-        token = sign_development_token(
-            key_dir, sub=sub, roles=list(roles), issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience, ttl=ttl,
-        )
-        return {"Authorization": f"Bearer {token}"}
-
-    return make
+def token_for(key_dir: Path, app_system: System) -> Callable[..., dict[str, str]]:
+    """`token_for(sub, *roles)`: headers of a staff member of the app's system on staff
+    holding `roles` (`tests.principals.staff_tokens`)."""
+    return staff_tokens(key_dir, app_system)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, get_args
 
 import pytest
@@ -31,6 +32,7 @@ from tests.e2e.test_chart_journeys import (
     grant,
     hire,
 )
+from tests.principals import staff_tokens
 
 REASON = "unresponsive in lobby, Tobiah Quenneville-Ashe requested"
 canaries.plant(REASON)
@@ -287,10 +289,10 @@ def memory_app(settings_for) -> Iterator[tuple[TestClient, System]]:  # type: ig
 
 
 def test_without_read_models_the_lists_fold_the_log(
-    memory_app: tuple[TestClient, System], token_for: Tokens
+    memory_app: tuple[TestClient, System], key_dir: Path
 ) -> None:
-    client, _ = memory_app
-    j = Journey(client, token_for)
+    client, system = memory_app
+    j = Journey(client, staff_tokens(key_dir, system))
     w = build_world(j)
     grant_id = grant(j, "C-1", w.other)
     use_id = j.ok("POST", f"/charts/{w.own}/break-glass", CLINICIAN,

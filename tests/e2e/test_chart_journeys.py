@@ -13,6 +13,7 @@ import httpx
 from fastapi.testclient import TestClient
 
 from api.schemas.charts import ChartPublic
+from domain.staff.authority import grantable_by
 from ops.bootstrap import System
 from tests import canaries, dbutil
 from tests.e2e.test_http_security import break_the_audit_trail
@@ -79,7 +80,8 @@ class World:
 
 
 def hire(j: Journey, staff_id: str, job_title: str, role: str, agreement: bool = True) -> None:
-    j.ok("POST", "/staff", HR, json={
+    """Hired by HR, or by the Director's office for the roles only it grants."""
+    j.ok("POST", "/staff", HR if role in grantable_by(["hr"]) else DIRECTOR, json={
         "staff_id": staff_id, "display_name": staff_id, "job_title": job_title,
         "roles": [role], "hired_on": "2023-05-01"})
     if agreement:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from ops.bootstrap import System
 from tests import canaries, dbutil
+from tests.principals import staff_tokens
 
 GUIDANCE = "Counsel: exception permissible if the member never charts for the partner."
 RATIONALE = "Long-standing partner met before hire; no clinical role is planned."
@@ -270,8 +272,9 @@ def test_bad_disclosures_change_nothing_but_the_audit_trail(
 
 
 def test_without_read_models_the_queue_is_folded_from_the_log(
-    memory_system: System, token_for: Tokens
+    memory_system: System, key_dir: Path
 ) -> None:
+    token_for = staff_tokens(key_dir, memory_system)
     with TestClient(create_app(memory_system.settings, memory_system)) as client:
         agency(client, token_for, "R-1", "R-2")
         late, _ = disclose(client, token_for, disclosed_on=str(TODAY - timedelta(days=9)))

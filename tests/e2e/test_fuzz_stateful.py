@@ -38,9 +38,9 @@ from schemathesis.specs.openapi.checks import (
 
 from api.app import create_app, start_projections
 from ops.bootstrap import System, build
-from ops.keys.tokens import sign_development_token
 from ops.settings import Settings
 from tests import canaries
+from tests.principals import on_staff, token_headers
 
 LEGAL_NAMES = ("Orsolya Quenneville-Dapp", "Thaddeus Wyncombe-Ilsley")
 NOTE = "Talked through the custody hearing with Marisol Tennefoss-Vey"
@@ -67,9 +67,9 @@ class Fuzzing:
         return app
 
     def token(self, sub: str, *roles: str) -> dict[str, str]:
-        token = sign_development_token(self.template.settings.key_dir, sub=sub, roles=list(roles),
-                                       issuer="sequester-dev", audience="sequester", ttl=3600)
-        return {"Authorization": f"Bearer {token}"}
+        """A token of a staff member on the planted database's staff (`on_staff`)."""
+        on_staff(self.template, sub, roles)
+        return token_headers(self.template.settings.key_dir, sub, roles, ttl=3600)
 
     def ok(self, method: str, path: str, who: dict[str, str], **kw: Any) -> dict[str, Any]:
         response = self.client.request(method, path, headers=who, **kw)

@@ -13,6 +13,7 @@ from pathlib import Path
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
+from jwt.algorithms import OKPAlgorithm
 
 from api.app import create_app
 from domain.audit.trail import AUDIT_SUBJECT
@@ -70,13 +71,13 @@ def break_the_audit_trail(system: System) -> None:
 def test_without_an_audit_record_there_is_no_data_and_no_write(
     client: TestClient, token_for: Tokens, app_system: System
 ) -> None:
-    director = token_for("D-1", "director")
+    director, hr = token_for("D-1", "director"), token_for("HR-1", "hr")
     assert client.get("/subjects", headers=director).status_code == 200
     break_the_audit_trail(app_system)
     before = dbutil.rows(app_system)
     read = client.get("/subjects", headers=director)
     assert read.status_code in (410, 503) and "items" not in read.text
-    write = client.post("/staff", headers=token_for("HR-1", "hr"), json={
+    write = client.post("/staff", headers=hr, json={
         "staff_id": "S-9", "display_name": "S", "job_title": "clinician", "roles": ["clinician"],
         "hired_on": "2024-01-01"})
     assert write.status_code in (410, 503)
@@ -112,3 +113,24 @@ def test_an_unexpected_error_is_audited_and_shows_nothing(app_system: System) ->
     assert "secret" not in response.text and "Traceback" not in response.text
     (entry,) = audit_entries(app_system)
     assert (entry["request_id"], entry["outcome"], entry["decision"]) == ("req-500", "500", "failed")
+
+
+def test_a_claim_of_the_wrong_type_is_a_401_and_writes_only_its_audit_record(
+    client: TestClient, key_dir: Path, app_system: System, token_for: Tokens
+) -> None:
+    """`roles: [["director"]]` from a hired director: 401 naming the claim, never a 500,
+    and nothing stored but the request's own audit record."""
+    token_for("D-1", "director")
+    key = OKPAlgorithm.from_jwk((key_dir / "token-signing.jwk").read_text())
+    forged_shape = jwt.encode(claims(roles=[["director"]]), key, algorithm="EdDSA",
+                              headers={"kid": "sequester-dev-1"})
+    before = len(dbutil.rows(app_system))
+    response = client.post("/subjects", headers={"Authorization": f"Bearer {forged_shape}"},
+                           json={"legal_name": "Nobody Here", "birth_date": "1980-01-01",
+                                 "category": "employee"})
+    assert response.status_code == 401
+    assert response.json()["detail"] == "token claim 'roles' must be a list of strings"
+    rows = dbutil.rows(app_system)[before:]
+    assert len(rows) == 1 and rows[0][2].endswith("AuditRecord.Recorded")
+    (entry,) = audit_entries(app_system)
+    assert (entry["decision"], entry["rule"], entry["outcome"]) == ("denied", "token_claims", "401")

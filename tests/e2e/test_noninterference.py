@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from hypothesis import strategies as st
 from psycopg import sql
 
 from api.app import create_app
+from domain.staff.authority import grantable_by
 from ops.bootstrap import build
 from ops.keys.tokens import sign_development_token
 from ops.settings import Settings
@@ -134,11 +135,15 @@ def world(engine: str, variant: str, linked: bool) -> Iterator[World]:
 def setup(w: World, s_staff: str, o_staff: str, o_group: str) -> None:
     """The agency; the Director's office records S for `s_staff`, O for `o_staff`, and
     O's participation in `o_group`. Nothing else differs between the two worlds."""
+    staff = w.client.app.state.system.staff  # type: ignore[attr-defined]
+    for staff_id, title, roles, _ in STAFF[:2]:  # the first director and HR (bootstrap)
+        staff.hire(staff_id, f"Staff {staff_id}", title, roles, date(2023, 5, 1))
     for staff_id, title, roles, supervisor in STAFF:
-        w.ok("HR-1" if staff_id != "HR-1" else "D-1", "POST", "/staff", json={
-            "staff_id": staff_id, "display_name": f"Staff {staff_id}", "job_title": title,
-            "roles": roles, "hired_on": "2023-05-01", "supervisor_id": supervisor})
-        w.ok("D-1", "POST", f"/staff/{staff_id}/confidentiality-agreements",
+        if staff_id not in ("D-1", "HR-1"):
+            w.ok("HR-1" if set(roles) <= grantable_by(["hr"]) else "D-1", "POST", "/staff", json={
+                "staff_id": staff_id, "display_name": f"Staff {staff_id}", "job_title": title,
+                "roles": roles, "hired_on": "2023-05-01", "supervisor_id": supervisor})
+        w.ok("HR-1", "POST", f"/staff/{staff_id}/confidentiality-agreements",
              json={"version": "2023-1", "signed_on": "2023-05-01"})
     for name, body in (
         ("S", {"category": "employee", "staff_id": s_staff}),

@@ -23,6 +23,7 @@ from ops.keys.tokens import sign_development_token
 from ops.ledger import leaf_data
 from ops.ledger_verify import verify
 from tests import dbutil
+from tests.principals import on_staff
 from tests.serving import serving
 
 
@@ -64,6 +65,8 @@ def audited(request: pytest.FixtureRequest, backend: str, settings_for,  # type:
             key_dir: Path, tmp_path: Path) -> Iterator[Audited]:
     """A served log whose checkpoint the auditor kept; it then grows, or stays still."""
     system = build(settings_for(backend, checkpoint_interval_seconds=0))
+    on_staff(system, "HR-1", ["hr"])
+    on_staff(system, "AU-1", ["auditor"])
     auditor = bearer(key_dir, "AU-1", "auditor")
     (tmp_path / "token").write_text(auditor["Authorization"].removeprefix("Bearer "))
     with serving(create_app(system.settings, system)) as base, httpx.Client(base_url=base) as http:

@@ -1,6 +1,6 @@
 """Role confusion: every route tried with every role; only the intended ones get past
-authorization. The probe is a principal who is not a staff member and holds one role,
-with fake ids and an empty body: an intended role then fails later (404, 422) but never
+authorization. The probe is a staff member holding one role (on the staff record and in
+its token), with fake ids and an empty body: an intended role then fails later (404, 422) but never
 with 403, and every other role gets 403 before anything is looked up.
 
 Chart routes are decided by the access policy after the role gate: for an unknown
@@ -34,6 +34,8 @@ ROUTES: dict[tuple[str, str], set[str]] = {
     ("POST", "/staff"): {"hr", "director"},
     ("GET", "/staff/X-404"): {"hr", "director", "manager", "privacy_officer"},
     ("POST", "/staff/X-404/confidentiality-agreements"): {"hr", "director"},
+    ("PUT", "/staff/X-404/roles"): {"hr", "director"},
+    ("POST", "/staff/X-404/separation"): {"hr"},
     ("POST", "/subjects"): {"director"},
     ("GET", "/subjects"): {"director"},
     ("POST", f"/subjects/{P}/resolve"): {"director"},
@@ -126,7 +128,7 @@ def test_only_the_intended_roles_pass_authorization(
     headers = token_for("ZZ-1", role)
     wrong = []
     for (method, path), allowed in ROUTES.items():
-        kwargs = {"json": {}} if method == "POST" else {}
+        kwargs = {"json": {}} if method in ("POST", "PUT") else {}
         status = client.request(method, path, headers=headers, **kwargs).status_code
         if (status == 403) == (role in allowed) or status == 500:
             wrong.append(f"{method} {path}: {status}")

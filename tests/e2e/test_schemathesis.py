@@ -25,8 +25,8 @@ from api.app import create_app
 from domain.staff.aggregate import ROLES
 from ops.bootstrap import build
 from ops.demo import load_demo
-from ops.keys.tokens import sign_development_token
 from ops.settings import Settings
+from tests.principals import on_staff, token_headers
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +50,8 @@ def api_schema(served_app: tuple[FastAPI, Path]) -> schemathesis.schemas.BaseSch
 
 @pytest.fixture(scope="module")
 def all_roles(served_app: tuple[FastAPI, Path]) -> dict[str, str]:
-    token = sign_development_token(served_app[1], sub="D-001", roles=sorted(ROLES),
-                                   issuer="sequester-dev", audience="sequester", ttl=3600)
-    return {"Authorization": f"Bearer {token}"}
+    on_staff(served_app[0].state.system, "D-001", ROLES)  # the demo's director, every role
+    return token_headers(served_app[1], "D-001", sorted(ROLES), ttl=3600)
 
 
 #: What the issue asks: no server errors; status codes, content types and bodies as the

@@ -1,4 +1,5 @@
-"""A real `sequester serve` on loopback: start, walk a journey with real tokens, stop."""
+"""A real `sequester serve` on loopback: bootstrap its first staff member, start, walk a
+journey with real tokens, stop."""
 
 from __future__ import annotations
 
@@ -33,6 +34,11 @@ def served(backend: str, key_dir: Path, tmp_path: Path) -> Iterator[tuple[str, P
     env = {**os.environ, "SEQUESTER_DATABASE_URL": backend, "SEQUESTER_KEY_DIR": str(key_dir),
            "SEQUESTER_LOG_FORMAT": "json"}
     workers = "2" if backend.startswith("postgresql") else "1"
+    bootstrap = subprocess.run(
+        [sys.executable, "-m", "ops.cli", "staff", "bootstrap", "--staff-id", "D-1",
+         "--role", "director"], env=env, cwd=tmp_path, capture_output=True, text=True,
+        check=False)
+    assert bootstrap.returncode == 0, bootstrap.stderr
     log = (tmp_path / "serve.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "ops.cli", "serve", "--port", str(port), "--workers", workers],
@@ -68,6 +74,10 @@ def bearer(key_dir: Path, sub: str, *roles: str) -> dict[str, str]:
 def test_director_journey_against_a_served_process(served: tuple[str, Path], key_dir: Path) -> None:
     base, log_path = served
     with httpx.Client(base_url=base, timeout=10) as http:
+        first = http.post("/staff", headers=bearer(key_dir, "D-1", "director"), json={
+            "staff_id": "HR-1", "display_name": "Casey N.", "job_title": "hr_specialist",
+            "roles": ["hr"], "hired_on": "2024-01-08"})
+        assert first.status_code == 201, first.text
         hired = http.post("/staff", headers=bearer(key_dir, "HR-1", "hr"), json={
             "staff_id": "R-1", "display_name": "Riley M.", "job_title": "recovery_coach",
             "roles": ["peer_staff"], "hired_on": "2024-02-05"})

@@ -21,6 +21,7 @@ from tests.faults.workload import (
     Tokens,
     account,
     audited_once_each,
+    hire_officers,
     race,
     set_up_charts,
     wait_for_read_models,
@@ -67,6 +68,7 @@ def test_two_apis_and_a_worker_store_every_acknowledged_write_once(
     fleet = fleet_for(sequester_env(url, key_dir, projections_in_process="false",
                                     postgres_pool_size=SMALL_POOL))
     bases = start(fleet)
+    hire_officers(system)
     tokens = Tokens(key_dir)
     charts = set_up_charts(bases[0], tokens, 5)
     hot, spread, closing = charts[0], charts[1:4], charts[4]

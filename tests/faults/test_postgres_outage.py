@@ -21,6 +21,7 @@ from tests.faults.workload import (
     Burst,
     Tokens,
     account,
+    hire_officers,
     send,
     set_up_charts,
     wait_for_read_models,
@@ -92,7 +93,9 @@ def test_postgres_outage_is_503_then_recovers_by_itself(
 ) -> None:
     url = private_postgres.url("fault")
     settings = Settings(database_url=url, key_dir=key_dir)
-    build(settings).close()  # tables first
+    system = build(settings)  # tables first, and the officers who set up the charts
+    hire_officers(system)
+    system.close()
     fleet = fleet_for(sequester_env(url, key_dir))  # projections run inside the API
     api = fleet.ready(fleet.api("api"))
     tokens = Tokens(key_dir)

@@ -19,6 +19,7 @@ from tests.faults.workload import (
     Burst,
     Tokens,
     account,
+    hire_officers,
     set_up_charts,
     wait_for_read_models,
 )
@@ -68,6 +69,7 @@ def test_sigkilled_api_loses_nothing_acknowledged_and_half_writes_nothing(
     victim = fleet.api("api-victim-1")
     fleet.ready(survivor)
     fleet.ready(victim)
+    hire_officers(system)
     tokens = Tokens(key_dir)
     charts = set_up_charts(survivor.base, tokens, 3)
     seed = random.randrange(1 << 30)

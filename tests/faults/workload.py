@@ -24,12 +24,19 @@ from domain.audit.report import iter_audit_entries
 from ops.bootstrap import System
 from ops.keys.tokens import sign_development_token
 from projections import chart_entries, chart_index
+from tests.principals import on_staff
 
 NOTE = "fault-check note for request "
 #: Planted as every subject's legal name; must never show in plain (see canaries).
 LEGAL_NAME = "Quenelda Faultcanary-Oyelaran"
 CLINICIAN, HR, DIRECTOR, PRIVACY = "C-1", "HR-1", "D-1", "PO-1"
 SERVICE_DATE = "2024-06-03"
+
+
+def hire_officers(system: System) -> None:
+    """HR, the Director's office and the privacy officer on staff (they hire the rest)."""
+    for staff_id, role in ((HR, "hr"), (DIRECTOR, "director"), (PRIVACY, "privacy_officer")):
+        on_staff(system, staff_id, [role])
 
 
 class Tokens:

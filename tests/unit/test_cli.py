@@ -9,14 +9,6 @@ import pytest
 from ops.cli import main
 
 
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("SEQUESTER_DATABASE_URL", f"sqlite:///{tmp_path}/var/s.db")
-    monkeypatch.setenv("SEQUESTER_KEY_DIR", str(tmp_path / "var" / "keys"))
-    return tmp_path
-
-
 def test_keys_init_then_refuses_to_overwrite(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["keys", "init"]) == 0
     before = {p.name: p.read_bytes() for p in (workdir / "var" / "keys").iterdir()}
