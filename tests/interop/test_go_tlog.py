@@ -24,6 +24,7 @@ from ops.checkpoints import generate_signer_key, signer_from_key
 from ops.keys.tokens import sign_development_token
 from tests import dbutil
 from tests.e2e.test_audit_log import fill
+from tests.principals import on_staff
 from tests.serving import serving
 
 SOURCE = Path(__file__).parent / "go"
@@ -62,6 +63,7 @@ def served(request: pytest.FixtureRequest, backend: str, settings_for,  # type: 
            key_dir: Path) -> Iterator[Served]:
     system = build(settings_for(backend, checkpoint_interval_seconds=0,
                                 audit_log_public=request.param))
+    on_staff(system, "AU-1", ["auditor"])
     token = sign_development_token(key_dir, sub="AU-1", roles=["auditor"],
                                    issuer="sequester-dev", audience="sequester", ttl=600)
     with serving(create_app(system.settings, system)) as base:
