@@ -13,13 +13,16 @@ import json
 import os
 import re
 import secrets
+import threading
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+import structlog
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -28,6 +31,9 @@ from domain.errors import KeyUnavailable
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
+log = structlog.get_logger("sequester.keys")
+#: How soon a process asked for a KEK version it lacks reads its key source again.
+MISS_RELOAD_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -160,14 +166,43 @@ class KeyEncryptionKeys(Protocol):
 
 
 class LocalKeyEncryptionKeys:
-    """KEKs held in this process, wrapping with AES-256-GCM (nonce ‖ ciphertext ‖ tag)."""
+    """KEKs held in this process, wrapping with AES-256-GCM (nonce ‖ ciphertext ‖ tag).
 
-    def __init__(self, materials: list[KeyMaterial], description: str) -> None:
+    With `reload`, a running process picks up KEK versions added or retired since it
+    started (`sequester keys rotate` and `retire` in another process): it reads the
+    source again at most every `reload_seconds` before choosing the version to wrap
+    with, and at once (at most every `MISS_RELOAD_SECONDS`) when asked for a version it
+    lacks. So a
+    rotation never needs a restart, and no request fails once the data-key cache lapses.
+    """
+
+    def __init__(self, materials: list[KeyMaterial], description: str,
+                 reload: Callable[[], list[KeyMaterial]] | None = None,
+                 reload_seconds: float = 1.0) -> None:
         self.description = description
+        self._reload, self._every = reload, reload_seconds
+        self._loaded_at = time.monotonic()
+        self._lock = threading.Lock()
+        self._use(materials)
+
+    def _use(self, materials: list[KeyMaterial]) -> None:
         self._keys = {(m.name, m.version): AESGCM(m.secret) for m in materials}
         self._development = any(m.development for m in materials)
 
+    def _refresh(self, after: float) -> None:
+        """Read the source again if it was last read more than `after` seconds ago."""
+        if self._reload is None or time.monotonic() - self._loaded_at < after:
+            return
+        with self._lock:
+            if time.monotonic() - self._loaded_at < after:
+                return
+            self._loaded_at = time.monotonic()
+            materials = self._reload()
+            self._use(materials)
+        log.info("kek.reloaded", versions=sorted(f"{m.name}.v{m.version}" for m in materials))
+
     def versions(self, name: str) -> list[int]:
+        self._refresh(self._every)
         return sorted(v for (n, v) in self._keys if n == name)
 
     def current_version(self, name: str) -> int:
@@ -179,6 +214,8 @@ class LocalKeyEncryptionKeys:
         return versions[-1]
 
     def _key(self, name: str, version: int) -> AESGCM:
+        if (name, version) not in self._keys:
+            self._refresh(MISS_RELOAD_SECONDS)  # a version added since: `keys rotate` elsewhere
         try:
             return self._keys[(name, version)]
         except KeyError:
@@ -207,7 +244,13 @@ class LocalKeyEncryptionKeys:
 
 
 def load_keks(source: KeyMaterialSource, *, production: bool) -> LocalKeyEncryptionKeys:
-    """Load and check KEK material: every KEK present; no development keys in production."""
+    """Load and check KEK material: every KEK present; no development keys in production.
+    The source is read again (and checked the same way) when KEK versions change."""
+    return LocalKeyEncryptionKeys(checked_materials(source, production), source.description,
+                                  reload=lambda: checked_materials(source, production))
+
+
+def checked_materials(source: KeyMaterialSource, production: bool) -> list[KeyMaterial]:
     materials = source.load()
     missing = [n for n in KEK_NAMES if not any(m.name == n for m in materials)]
     if missing:
@@ -221,4 +264,4 @@ def load_keks(source: KeyMaterialSource, *, production: bool) -> LocalKeyEncrypt
             raise KeyUnavailable(
                 f"production refuses development key(s) {dev} from {source.description}"
             )
-    return LocalKeyEncryptionKeys(materials, source.description)
+    return materials
